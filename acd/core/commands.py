@@ -1,0 +1,88 @@
+"""What the engine decides: PBX actions and state records, each with the reason behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from acd.core.ids import AgentId, CallId, DeptId, QueueId, RouteId
+from acd.core.states import AgentState, CallState
+
+Value = str | int | float | bool | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reason:
+    """Why a decision was taken: the rule or strategy, and the values it saw."""
+
+    rule: str
+    values: tuple[tuple[str, Value], ...] = ()
+
+    def get(self, key: str) -> Value:
+        """The value seen under ``key`` (``None`` when absent)."""
+        for k, v in self.values:
+            if k == key:
+                return v
+        return None
+
+    def __str__(self) -> str:
+        shown = ", ".join(f"{k}={v}" for k, v in self.values)
+        return f"{self.rule} ({shown})" if shown else self.rule
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferCall:
+    """Connect the caller to the agent's phone (Setvar + Redirect to the dispatch context)."""
+
+    call: CallId
+    route: RouteId
+    agent: AgentId
+    endpoint: str
+    ring_timeout_s: float
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendToFallback:
+    """Hand the caller to the dialplan's static fallback; the middleware stops routing it."""
+
+    call: CallId
+    route: RouteId
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyRoute:
+    """An offer went unconfirmed past its deadline: ask the PBX, never resend blindly."""
+
+    call: CallId
+    route: RouteId
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallRecord:
+    """A call changed state: for the journal, the hot state and the console."""
+
+    call: CallId
+    dept: DeptId
+    queue: QueueId
+    state: CallState
+    previous: CallState | None
+    at: float
+    agent: AgentId | None
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentRecord:
+    """An agent changed state: for the journal, the hot state and the console."""
+
+    agent: AgentId
+    state: AgentState
+    previous: AgentState
+    at: float
+    pause_reason: str | None
+    reason: Reason
+
+
+Command = OfferCall | SendToFallback | VerifyRoute | CallRecord | AgentRecord

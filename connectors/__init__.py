@@ -1,0 +1,1 @@
+"""Adapters between the ACD ports and real systems (Asterisk, Redis, SQL, in-memory)."""
