@@ -56,7 +56,7 @@ _LO, _AV, _OF = AgentState.LOGGED_OUT, AgentState.AVAILABLE, AgentState.OFFERED
 _ON, _WU, _PA = AgentState.ON_CALL, AgentState.WRAPUP, AgentState.PAUSED
 
 AGENT_TRANSITIONS: dict[AgentState, frozenset[AgentState]] = {
-    _LO: frozenset({_AV, _PA}),
+    _LO: frozenset({_AV}),
     _AV: frozenset({_OF, _PA, _LO}),
     # AVAILABLE after a failed route (busy/unavailable); PAUSED after ring-no-answer.
     _OF: frozenset({_ON, _AV, _PA, _LO}),
