@@ -1,0 +1,62 @@
+"""The validated configuration: YAML in, frozen models out, core specs built at the edge."""
+
+from acd.config.build import build_engine_spec, skills
+from acd.config.errors import ConfigError, ConfigIssue, SecretError
+from acd.config.loader import ConfigDocument, load_config, load_document, parse_document
+from acd.config.models import (
+    AcdConfig,
+    AgentConfig,
+    AmiEndpointConfig,
+    ConsoleConfig,
+    DefaultsConfig,
+    DepartmentConfig,
+    InstanceConfig,
+    JournalConfig,
+    OverflowConfig,
+    PartnerConfig,
+    PenaltyStepConfig,
+    PrioritiesConfig,
+    PriorityClassConfig,
+    QueueConfig,
+    RedisConfig,
+    RuleConfig,
+    SentinelConfig,
+    ServesConfig,
+    config_version,
+    secret_refs,
+)
+from acd.config.secret import SecretRef, resolve_secret
+
+__all__ = [
+    "AcdConfig",
+    "AgentConfig",
+    "AmiEndpointConfig",
+    "ConfigDocument",
+    "ConfigError",
+    "ConfigIssue",
+    "ConsoleConfig",
+    "DefaultsConfig",
+    "DepartmentConfig",
+    "InstanceConfig",
+    "JournalConfig",
+    "OverflowConfig",
+    "PartnerConfig",
+    "PenaltyStepConfig",
+    "PrioritiesConfig",
+    "PriorityClassConfig",
+    "QueueConfig",
+    "RedisConfig",
+    "RuleConfig",
+    "SecretError",
+    "SecretRef",
+    "SentinelConfig",
+    "ServesConfig",
+    "build_engine_spec",
+    "config_version",
+    "load_config",
+    "load_document",
+    "parse_document",
+    "resolve_secret",
+    "secret_refs",
+    "skills",
+]

@@ -1,0 +1,247 @@
+"""Cross-reference checks: every id a configuration names must exist, once, where it belongs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from acd.config.errors import Loc, format_path
+
+if TYPE_CHECKING:
+    from acd.config.models import AcdConfig, AgentConfig, QueueConfig
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """A mistake at ``loc``; ``first`` points at the earlier declaration a duplicate repeats."""
+
+    loc: Loc
+    message: str
+    first: Loc | None = None
+
+    def __str__(self) -> str:
+        suffix = f" (first declared at {format_path(self.first)})" if self.first else ""
+        return f"{format_path(self.loc)}: {self.message}{suffix}"
+
+
+def cross_check(cfg: AcdConfig) -> list[Problem]:
+    """Every cross-reference problem of an otherwise well-formed configuration."""
+    return [
+        *_pbx(cfg),
+        *_redis(cfg),
+        *_priorities(cfg),
+        *_defaults(cfg),
+        *_departments(cfg),
+        *_agents(cfg),
+        *_overflow(cfg),
+    ]
+
+
+def _duplicates(items: Iterable[tuple[Loc, str]], template: str) -> list[Problem]:
+    """A problem for each repeated key; ``template`` names it as ``{key}``."""
+    seen: dict[str, Loc] = {}
+    problems = []
+    for loc, key in items:
+        if key in seen:
+            message = template.format(key=key)
+            problems.append(Problem(loc=loc, message=message, first=seen[key]))
+        else:
+            seen[key] = loc
+    return problems
+
+
+def _pbx(cfg: AcdConfig) -> list[Problem]:
+    return _duplicates(
+        ((("pbx", i, "name"), p.name) for i, p in enumerate(cfg.pbx)),
+        "duplicate PBX endpoint name '{key}'",
+    )
+
+
+def _redis(cfg: AcdConfig) -> list[Problem]:
+    redis = cfg.redis
+    if redis.sentinels and redis.master_name is None:
+        return [Problem(loc=("redis",), message="'master_name' is required with 'sentinels'")]
+    if redis.master_name is not None and not redis.sentinels:
+        return [Problem(loc=("redis", "master_name"), message="only meaningful with 'sentinels'")]
+    return []
+
+
+def _priorities(cfg: AcdConfig) -> list[Problem]:
+    classes = cfg.priorities.classes
+    problems = _duplicates(
+        ((("priorities", "classes", i, "name"), c.name) for i, c in enumerate(classes)),
+        "duplicate priority class '{key}'",
+    )
+    names = [c.name for c in classes]
+    if cfg.priorities.default not in names:
+        problems.append(
+            Problem(
+                loc=("priorities", "default"),
+                message=f"unknown priority class '{cfg.priorities.default}' "
+                f"(classes: {', '.join(names)})",
+            )
+        )
+    return problems
+
+
+def _defaults(cfg: AcdConfig) -> list[Problem]:
+    d = cfg.defaults
+    if d.sl_short_s > d.sl_target_s:
+        return [
+            Problem(
+                loc=("defaults", "sl_short_s"),
+                message=f"{d.sl_short_s:g} s is longer than sl_target_s ({d.sl_target_s:g} s)",
+            )
+        ]
+    return []
+
+
+def _departments(cfg: AcdConfig) -> list[Problem]:
+    problems = _duplicates(
+        ((("departments", i, "id"), d.id) for i, d in enumerate(cfg.departments)),
+        "duplicate department '{key}'",
+    )
+    problems += _duplicates(
+        (
+            (("departments", i, "queues", j, "id"), q.id)
+            for i, d in enumerate(cfg.departments)
+            for j, q in enumerate(d.queues)
+        ),
+        "duplicate queue id '{key}': queue ids are unique across the platform",
+    )
+    for i, dept in enumerate(cfg.departments):
+        for j, queue in enumerate(dept.queues):
+            problems += _penalty_steps(("departments", i, "queues", j), queue)
+    return problems
+
+
+def _penalty_steps(loc: Loc, queue: QueueConfig) -> list[Problem]:
+    problems = []
+    prev_after: float | None = None
+    prev_max = queue.base_max_penalty
+    for k, step in enumerate(queue.penalty_steps):
+        here = (*loc, "penalty_steps", k)
+        if prev_after is not None and step.after_s <= prev_after:
+            problems.append(
+                Problem(
+                    loc=(*here, "after_s"),
+                    message=f"penalty steps must come in increasing wait order: "
+                    f"{step.after_s:g} s is not after the previous step's {prev_after:g} s",
+                )
+            )
+        if step.max_penalty <= prev_max:
+            problems.append(
+                Problem(
+                    loc=(*here, "max_penalty"),
+                    message=f"each penalty step must widen the call's reach: "
+                    f"{step.max_penalty} does not exceed the previous {prev_max}",
+                )
+            )
+        prev_after, prev_max = step.after_s, max(prev_max, step.max_penalty)
+    return problems
+
+
+def _agents(cfg: AcdConfig) -> list[Problem]:
+    agents = cfg.agents
+    problems = _duplicates(
+        ((("agents", i, "id"), a.id) for i, a in enumerate(agents)), "duplicate agent id '{key}'"
+    )
+    problems += _duplicates(
+        ((("agents", i, "endpoint"), a.endpoint) for i, a in enumerate(agents)),
+        "phone '{key}' is already given to another agent",
+    )
+    queues_of = {d.id: tuple(q.id for q in d.queues) for d in cfg.departments}
+    dept_of_queue = {q: dept for dept, queues in queues_of.items() for q in queues}
+    for i, agent in enumerate(agents):
+        problems += _serves(("agents", i), agent, queues_of, dept_of_queue)
+    return problems
+
+
+def _serves(
+    loc: Loc,
+    agent: AgentConfig,
+    queues_of: dict[str, tuple[str, ...]],
+    dept_of_queue: dict[str, str],
+) -> list[Problem]:
+    problems = []
+    served: list[tuple[Loc, str]] = []
+    for k, serve in enumerate(agent.serves):
+        here = (*loc, "serves", k)
+        if serve.dept not in queues_of:
+            problems.append(
+                Problem(loc=(*here, "dept"), message=f"unknown department '{serve.dept}'")
+            )
+            continue
+        if serve.queues is None:
+            served += [(here, q) for q in queues_of[serve.dept]]
+            continue
+        for m, queue in enumerate(serve.queues):
+            owner = dept_of_queue.get(queue)
+            if owner is None:
+                message = f"unknown queue '{queue}'"
+            elif owner != serve.dept:
+                message = f"queue '{queue}' belongs to department {owner}, not {serve.dept}"
+            else:
+                served.append(((*here, "queues", m), queue))
+                continue
+            problems.append(Problem(loc=(*here, "queues", m), message=message))
+    return problems + _duplicates(served, "the agent already serves queue '{key}'")
+
+
+def _overflow(cfg: AcdConfig) -> list[Problem]:
+    depts = {d.id for d in cfg.departments}
+    partners = cfg.overflow.partners
+    problems = _duplicates(
+        ((("overflow", "partners", i, "id"), p.id) for i, p in enumerate(partners)),
+        "duplicate partner id '{key}'",
+    )
+    problems += [
+        Problem(
+            loc=("overflow", "partners", i, "id"),
+            message=f"'{p.id}' is already a department of this platform",
+        )
+        for i, p in enumerate(partners)
+        if p.id in depts
+    ]
+    known = depts | {p.id for p in partners}
+    rules = cfg.overflow.rules
+    problems += [
+        Problem(loc=("overflow", "rules", dept), message=f"unknown department '{dept}'")
+        for dept in rules
+        if dept not in depts
+    ]
+    problems += _duplicates(
+        (
+            (("overflow", "rules", dept, j, "id"), rule.id)
+            for dept, chain in rules.items()
+            for j, rule in enumerate(chain)
+        ),
+        "duplicate overflow rule id '{key}'",
+    )
+    for dept, chain in rules.items():
+        for j, rule in enumerate(chain):
+            problems += _chain(
+                ("overflow", "rules", dept, j, "partners"), dept, rule.partners, known
+            )
+    return problems
+
+
+def _chain(loc: Loc, dept: str, chain: tuple[str, ...], known: set[str]) -> list[Problem]:
+    problems = []
+    for m, partner in enumerate(chain):
+        if partner == dept:
+            problems.append(
+                Problem(loc=(*loc, m), message=f"a department cannot overflow to itself ('{dept}')")
+            )
+        elif partner not in known:
+            problems.append(
+                Problem(
+                    loc=(*loc, m),
+                    message=f"unknown partner '{partner}': neither a department of this "
+                    "platform nor an overflow partner",
+                )
+            )
+    return problems + _duplicates(
+        (((*loc, m), p) for m, p in enumerate(chain)), "partner '{key}' appears twice in this chain"
+    )
