@@ -110,11 +110,12 @@ class Board:
 
     def schedule_penalty_step(self, call: Call, queue: QueueSpec, now: float) -> None:
         """Wake up when the call's allowed penalty next widens."""
-        wait = now - call.arrived_at
-        later = [s.after_s for s in queue.penalty_steps if s.after_s > wait]
+        # Compare absolute times: ``now - arrived < after`` can hold in floating point
+        # at the very instant the step fires, which would re-arm it forever.
+        later = [call.arrived_at + s.after_s for s in queue.penalty_steps]
+        later = [at for at in later if at > now]
         if later:
-            at = call.arrived_at + min(later)
-            self.deadlines.add(at, Due.PENALTY_STEP, call.id, call.token)
+            self.deadlines.add(min(later), Due.PENALTY_STEP, call.id, call.token)
 
     def remember_ended(self, cid: CallId, state: CallState) -> None:
         """Keep a bounded memory of terminal calls (dicts keep insertion order)."""
@@ -205,7 +206,7 @@ class Board:
         while waiting.count:
             heads = sorted(waiting.heads(self.calls), key=lambda c: (c.key, c.seq))
             for call in heads:
-                allowed = spec.max_penalty(now - call.arrived_at)
+                allowed = spec.max_penalty_at(call.arrived_at, now)
                 agent = self.pool(queue, call.skills).best(self.agents, allowed)
                 if agent is not None:
                     self.offer(call, agent, now, allowed, out)
@@ -219,7 +220,7 @@ class Board:
         for q, penalty in agent.penalties.items():
             spec = self.queues[q]
             for call in self.waiting[q].heads(self.calls):
-                if penalty > spec.max_penalty(now - call.arrived_at):
+                if penalty > spec.max_penalty_at(call.arrived_at, now):
                     continue
                 if not satisfies(agent.spec.skills, call.skills):
                     continue
@@ -228,7 +229,7 @@ class Board:
                     best = rank
         if best is not None:
             call = best[3]
-            allowed = self.queues[call.queue].max_penalty(now - call.arrived_at)
+            allowed = self.queues[call.queue].max_penalty_at(call.arrived_at, now)
             self.offer(call, agent, now, allowed, out)
 
     def offer(self, call: Call, agent: Agent, now: float, allowed: int, out: Out) -> None:

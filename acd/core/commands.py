@@ -51,6 +51,39 @@ class SendToFallback:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OverflowCall:
+    """Send the caller to an external partner SAMU (Setvar + Redirect to the overflow context)."""
+
+    call: CallId
+    route: RouteId
+    partner: str
+    number: str
+    trunk: str
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OverflowHeld:
+    """An active rule found no partner able to take calls now: the calls stay, and why."""
+
+    dept: DeptId
+    rule: str
+    waiting: int
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleChanged:
+    """An overflow rule became active or inactive (hysteresis and cooldown applied)."""
+
+    dept: DeptId
+    rule: str
+    active: bool
+    at: float
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VerifyRoute:
     """An offer went unconfirmed past its deadline: ask the PBX, never resend blindly."""
 
@@ -85,4 +118,13 @@ class AgentRecord:
     reason: Reason
 
 
-Command = OfferCall | SendToFallback | VerifyRoute | CallRecord | AgentRecord
+Command = (
+    OfferCall
+    | SendToFallback
+    | VerifyRoute
+    | OverflowCall
+    | OverflowHeld
+    | RuleChanged
+    | CallRecord
+    | AgentRecord
+)

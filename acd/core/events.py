@@ -132,6 +132,26 @@ class AgentDeviceChanged:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PartnerLoadReported:
+    """A partner SAMU published its load (look-ahead); ``at`` is when it was measured."""
+
+    partner: str
+    waiting: int
+    available_agents: int
+    estimated_wait_s: float | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrisisModeSet:
+    """A supervisor switches a department's crisis mode on or off."""
+
+    dept: DeptId
+    on: bool
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tick:
     """Time passed: the runtime sends it at (or after) ``engine.next_deadline()``."""
 
@@ -150,5 +170,7 @@ Event = (
     | AgentPaused
     | AgentUnpaused
     | AgentDeviceChanged
+    | PartnerLoadReported
+    | CrisisModeSet
     | Tick
 )

@@ -19,11 +19,17 @@ class Call:
     priority: str
     head_start_s: float
     skills: Skills
+    """The call's own skills merged with its queue's required skills."""
+    own_skills: Skills
     arrived_at: float
     seq: int
     """Arrival order on this engine: breaks ties between equal keys."""
     caller: str = ""
     origin: DeptId | None = None
+    path: tuple[DeptId, ...] = ()
+    """Departments this call has been queued in, its first one included (entraide hops)."""
+    partner: str | None = None
+    """The external partner an overflowing call is being sent to."""
     state: CallState = CallState.WAITING
     token: int = 0
     """Bumped at every state change: invalidates deadlines and queue entries of the past."""

@@ -90,10 +90,30 @@ class WaitingQueue:
         """Arrival time of the longest-waiting call, or ``None`` when nobody waits."""
         return min((c.arrived_at for c in self.heads(calls)), default=None)
 
+    def by_arrival(self, calls: dict[CallId, Call]) -> Iterator[Call]:
+        """Waiting calls, longest wait first, lazily: O(log n) per call taken."""
+        walks = [_walk(b.heap, calls) for b in self.buckets.values() if b.live]
+        return heapq.merge(*walks, key=lambda c: (c.arrived_at, c.seq))
+
     def ordered(self, calls: dict[CallId, Call]) -> list[Call]:
         """Every waiting call in serving order (for display; O(n log n))."""
         live = [calls[e[2]] for b in self.buckets.values() for e in b.heap if _valid(calls, e)]
         return sorted(live, key=lambda c: (c.key, c.seq))
+
+
+def _walk(heap: list[_Entry], calls: dict[CallId, Call]) -> Iterator[Call]:
+    """A heap's valid entries in order without popping it (children pushed as reached)."""
+    if not heap:
+        return
+    frontier = [(heap[0], 0)]
+    size = len(heap)
+    while frontier:
+        entry, i = heapq.heappop(frontier)
+        if _valid(calls, entry):
+            yield calls[entry[2]]
+        for j in (2 * i + 1, 2 * i + 2):
+            if j < size:
+                heapq.heappush(frontier, (heap[j], j))
 
 
 StrategyKey = Callable[[Agent], float]

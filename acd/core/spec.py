@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from acd.core.ids import AgentId, DeptId, QueueId
+from acd.core.overflow import OverflowSpec
 
 Skills = tuple[tuple[str, int], ...]
 """Skill names with levels, sorted by name: ``(("pediatrie", 2), ("anglais", 1))``."""
@@ -68,6 +69,18 @@ class QueueSpec:
                 allowed = max(allowed, step.max_penalty)
         return allowed
 
+    def max_penalty_at(self, arrived_at: float, now: float) -> int:
+        """:meth:`max_penalty` for a call that arrived at ``arrived_at``, seen at ``now``.
+
+        Compares absolute times, as the penalty-step deadlines do: ``now - arrived_at``
+        can fall a hair short of ``after_s`` at the very instant a step is due.
+        """
+        allowed = self.base_max_penalty
+        for step in self.penalty_steps:
+            if arrived_at + step.after_s <= now:
+                allowed = max(allowed, step.max_penalty)
+        return allowed
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DepartmentSpec:
@@ -123,6 +136,7 @@ class EngineSpec:
     sl_target_s: float = 60.0
     aht_prior_s: float = 120.0
     """Average handle time assumed before any call was handled (estimated wait)."""
+    overflow: OverflowSpec = field(default_factory=OverflowSpec)
     version: str = "unversioned"
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 

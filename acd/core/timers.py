@@ -19,6 +19,7 @@ class Due(Enum):
     WRAPUP_END = "wrapup-end"
     BACKOFF_END = "backoff-end"
     UNPAUSE = "unpause"
+    OVERFLOW_EVAL = "overflow-eval"
 
 
 Deadline = tuple[float, int, Due, str, int]  # at, seq, kind, subject id, subject token
