@@ -12,7 +12,9 @@ import bench
 
 def main(argv: list[str]) -> int:
     """Run the selected benchmark modules and print their figures."""
-    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_")
+    )
     wanted = [a for a in argv if not a.startswith("-")]
     selected = [n for n in names if not wanted or any(w in n for w in wanted)]
     for name in selected:
