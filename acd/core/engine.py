@@ -58,9 +58,13 @@ class Engine(CallFlow):
         self.schedule_evaluation(now)
         return out
 
-    def reconfigure_overflow(self, overflow: OverflowSpec) -> None:
-        """Replace the overflow rules and partners at once (hot reload); calls keep state."""
+    def reconfigure_overflow(self, overflow: OverflowSpec, now: float) -> None:
+        """Replace the overflow rules and partners at once (hot reload); calls keep state.
+
+        The new rules decide from the next evaluation on, one period after ``now``.
+        """
         self.set_overflow(overflow)
+        self.schedule_evaluation(max(now, self.now))
 
     def next_deadline(self) -> float | None:
         """When the engine next needs a :class:`Tick`, or ``None`` when nothing is due."""

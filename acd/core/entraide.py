@@ -202,13 +202,16 @@ class Entraide(Board):
         if not candidates:
             return 0
         sent_to: dict[str, int] = {}
-        skipped: dict[str, str] = {}
+        loads: dict[str, PartnerLoad | None] = {}
+        held: dict[str, str] = {}
         sent = 0
         for call in candidates:
             if sent >= rule.max_per_evaluation:
                 break
-            partner = self._choose(rule, call, load, sent_to, now, skipped)
+            skipped: dict[str, str] = {}
+            partner = self._choose(rule, call, load, sent_to, loads, now, skipped)
             if partner is None:
+                held.update(skipped)
                 continue
             values: list[tuple[str, Value]] = [*seen, ("partner", partner)]
             values += [(f"skipped:{p}", why) for p, why in skipped.items()]
@@ -217,7 +220,7 @@ class Entraide(Board):
             sent_to[partner] = sent_to.get(partner, 0) + 1
             sent += 1
         if not sent:
-            values = [*seen, *((f"skipped:{p}", why) for p, why in skipped.items())]
+            values = [*seen, *((f"skipped:{p}", why) for p, why in held.items())]
             reason = Reason(rule=f"overflow-rule:{rule.id}", values=tuple(values))
             out.append(
                 OverflowHeld(dept=rule.dept, rule=rule.id, waiting=load.waiting, reason=reason)
@@ -230,26 +233,38 @@ class Entraide(Board):
         call: Call,
         origin: DeptLoad,
         sent_to: dict[str, int],
+        loads: dict[str, PartnerLoad | None],
         now: float,
         skipped: dict[str, str],
     ) -> str | None:
-        """The first partner of the chain whose load passes the rule's look-ahead."""
+        """The first partner of the chain whose load passes the rule's look-ahead.
+
+        Loads are read once per evaluation, then charged with the calls already sent.
+        """
         for pid in rule.partners:
-            why = self._refusal(rule, call, pid, origin, sent_to.get(pid, 0), now)
+            if pid not in loads:
+                loads[pid] = self.partner_load(pid, now)
+            why = self._refusal(rule, call, pid, loads[pid], origin, sent_to.get(pid, 0), now)
             if why is None:
                 return pid
             skipped[pid] = why
         return None
 
     def _refusal(
-        self, rule: OverflowRule, call: Call, pid: str, origin: DeptLoad, sent: int, now: float
+        self,
+        rule: OverflowRule,
+        call: Call,
+        pid: str,
+        load: PartnerLoad | None,
+        origin: DeptLoad,
+        sent: int,
+        now: float,
     ) -> str | None:
         """Why ``pid`` cannot take ``call`` now, or ``None`` if it can."""
         if DeptId(pid) in call.path:
             return "already-visited"
         if self.refused_until.get(pid, float("-inf")) > now:
             return "refused-recently"
-        load = self.partner_load(pid, now)
         if load is None:
             blind = pid in self.externals and self.externals[pid].accept_blind
             return None if blind and sent < rule.max_per_evaluation else "load-unknown"

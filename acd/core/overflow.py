@@ -180,7 +180,10 @@ def holds(cond: Condition, load: DeptLoad, now: float, seen: Seen) -> bool:
     """Whether ``cond`` holds on ``load`` at ``now``; appends the values it read to ``seen``."""
     if isinstance(cond, Threshold):
         value = load.metric(cond.metric)
-        seen.append((cond.metric.value, None if value == float("inf") else round(value, 3)))
+        shown: Value = None if value == float("inf") else round(value, 3)
+        if isinstance(shown, float) and shown.is_integer():
+            shown = int(shown)
+        seen.append((cond.metric.value, shown))
         return (cond.at_least is None or value >= cond.at_least) and (
             cond.at_most is None or value <= cond.at_most
         )
