@@ -1,0 +1,173 @@
+"""Between the dialplan contract and the core: AMI frames to core events, commands to actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from acd.ami import actions as act
+from acd.ami.frames import Frame
+from acd.core import events as ev
+from acd.core.commands import OfferCall, OverflowCall, SendToFallback
+from acd.core.ids import CallId, DeptId, RouteId, call_id
+
+DISPATCH_CONTEXT = "acd-dispatch"
+OVERFLOW_CONTEXT = "acd-overflow"
+FALLBACK_CONTEXT = "acd-fallback"
+HEARTBEAT_VAR = "ACD_HEARTBEAT"
+
+DIAL_STATUS: dict[str, ev.RouteFailure] = {
+    "NOANSWER": ev.RouteFailure.NO_ANSWER,
+    "BUSY": ev.RouteFailure.BUSY,
+    "CHANUNAVAIL": ev.RouteFailure.UNAVAILABLE,
+    "CONGESTION": ev.RouteFailure.CONGESTION,
+}
+"""DIALSTATUS values that send the caller back to the waiting loop. CANCEL is absent: the
+caller hung up during the ring, and the hangup that follows says so."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Channel:
+    """Where a core call lives: its PBX and the Uniqueid actions are addressed to."""
+
+    pbx: str
+    uniqueid: str
+
+
+def channel_of(call: CallId) -> Channel:
+    """The PBX and Uniqueid of a call id built by :func:`acd.core.ids.call_id`."""
+    pbx, _, uniqueid = call.partition("/")
+    return Channel(pbx=pbx, uniqueid=uniqueid)
+
+
+class Translator:
+    """Reads one PBX's frames as core events; unknown or foreign frames give nothing."""
+
+    def __init__(self, pbx: str) -> None:
+        self.pbx = pbx
+        self.unreadable = 0
+        """Contract events with a missing or malformed field (counted, never raised)."""
+
+    def events(self, frame: Frame) -> list[ev.Event]:
+        """The core events a frame stands for (most frames stand for none)."""
+        kind = frame.kind
+        if kind == "UserEvent":
+            return self._user_event(frame)
+        if kind == "Hangup" and frame.chan_vars.get("ACD_DEPT"):
+            return [ev.CallHungUp(call=call_id(self.pbx, frame.get("Uniqueid", "")))]
+        return []
+
+    def _call(self, frame: Frame, key: str = "Uniqueid") -> CallId:
+        uniqueid = frame.get(key)
+        if not uniqueid:
+            raise ValueError(f"no {key}")
+        return call_id(self.pbx, uniqueid)
+
+    def _user_event(self, frame: Frame) -> list[ev.Event]:
+        name = frame.get("UserEvent", "")
+        reader = _USER_EVENTS.get(name)
+        if reader is None:
+            return []
+        try:
+            return [reader(self, frame)]
+        except (ValueError, KeyError):
+            self.unreadable += 1
+            return []
+
+    def _waiting(self, f: Frame) -> ev.Event:
+        dept = f.get("Dept")
+        if not dept:
+            raise ValueError("no Dept")
+        enq = f.get("EnqTs")
+        return ev.CallArrived(
+            call=self._call(f),
+            dept=DeptId(dept),
+            priority=f.get("Prio") or None,
+            enqueued_at=float(enq) if enq else None,
+            caller=f.get("CallerNum", ""),
+        )
+
+    def _routed(self, f: Frame) -> ev.Event:
+        return ev.RouteConfirmed(call=self._call(f), route=_route(f))
+
+    def _answered(self, f: Frame) -> ev.Event:
+        return ev.CallAnswered(call=self._call(f, "CallerUniqueid"), route=_route(f))
+
+    def _route_failed(self, f: Frame) -> ev.Event:
+        cause = DIAL_STATUS[f.get("DialStatus", "")]
+        return ev.RouteFailed(call=self._call(f), route=_route(f), cause=cause)
+
+    def _overflow_answered(self, f: Frame) -> ev.Event:
+        return ev.OverflowConfirmed(call=self._call(f, "CallerUniqueid"), route=_route(f))
+
+    def _overflow_failed(self, f: Frame) -> ev.Event:
+        cause = DIAL_STATUS.get(f.get("DialStatus", ""), ev.RouteFailure.NO_ANSWER)
+        return ev.OverflowFailed(call=self._call(f), route=_route(f), cause=cause)
+
+    def _fallback(self, f: Frame) -> ev.Event:
+        return ev.CallFellBack(call=self._call(f))
+
+    def _hangup(self, f: Frame) -> ev.Event:
+        return ev.CallHungUp(call=self._call(f))
+
+
+def _route(frame: Frame) -> RouteId:
+    route = frame.get("RouteId")
+    if not route:
+        raise ValueError("no RouteId")
+    return RouteId(route)
+
+
+_USER_EVENTS = {
+    "ACDWaiting": Translator._waiting,
+    "ACDRouted": Translator._routed,
+    "ACDAnswered": Translator._answered,
+    "ACDRouteFailed": Translator._route_failed,
+    "ACDOverflowAnswered": Translator._overflow_answered,
+    "ACDOverflowFailed": Translator._overflow_failed,
+    "ACDFallback": Translator._fallback,
+    "ACDHangup": Translator._hangup,
+}
+"""Contract UserEvents read by the translator. ACDRouteRefused (a redirect reaching a caller
+already in fallback) and ACDOverflowing need no core event: ACDFallback already stopped the
+routing, and only the partner's answer confirms an overflow."""
+
+
+def offer_actions(cmd: OfferCall) -> list[act.Action]:
+    """Setvar target, Setvar route id, then Redirect to dispatch: same session, in order."""
+    ch = channel_of(cmd.call).uniqueid
+    return [
+        act.setvar("ACD_TARGET", cmd.endpoint, channel=ch),
+        act.setvar("ACD_ROUTE_ID", cmd.route, channel=ch),
+        act.redirect(ch, DISPATCH_CONTEXT, "s", 1),
+    ]
+
+
+def overflow_actions(cmd: OverflowCall) -> list[act.Action]:
+    """The partner's dial string (``{number}`` in the trunk, or ``trunk/number``) and Redirect."""
+    ch = channel_of(cmd.call).uniqueid
+    target = (
+        cmd.trunk.replace("{number}", cmd.number)
+        if "{number}" in cmd.trunk
+        else f"{cmd.trunk}/{cmd.number}"
+    )
+    return [
+        act.setvar("ACD_TARGET", target, channel=ch),
+        act.setvar("ACD_PARTNER", cmd.partner, channel=ch),
+        act.setvar("ACD_ROUTE_ID", cmd.route, channel=ch),
+        act.redirect(ch, OVERFLOW_CONTEXT, "s", 1),
+    ]
+
+
+def fallback_actions(cmd: SendToFallback) -> list[act.Action]:
+    """Tell the dialplan why, then Redirect to its static fallback."""
+    ch = channel_of(cmd.call).uniqueid
+    return [
+        act.setvar("ACD_FALLBACK_REASON", cmd.reason.rule, channel=ch),
+        act.setvar("ACD_ROUTE_ID", cmd.route, channel=ch),
+        act.redirect(ch, FALLBACK_CONTEXT, "s", 1),
+    ]
+
+
+def heartbeat_action(epoch_s: float) -> act.Action:
+    """The global heartbeat the waiting loop checks (whole epoch seconds, like ${EPOCH})."""
+    return act.setvar(HEARTBEAT_VAR, str(int(epoch_s)))
