@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
 import math
-from dataclasses import dataclass
-from itertools import islice
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import chain, islice
 
 from acd.core.board import Board, Out
 from acd.core.commands import OverflowCall, OverflowHeld, Reason, RuleChanged, Value
@@ -15,6 +17,7 @@ from acd.core.overflow import (
     ExternalPartner,
     OverflowRule,
     OverflowSpec,
+    PartnerLimits,
     Seen,
     Select,
     holds,
@@ -32,6 +35,8 @@ class RuleState:
 
     active: bool = False
     changed_at: float = float("-inf")
+    held: tuple[tuple[str, str], ...] = ()
+    """Why the rule's calls stayed at its last held evaluation (said again only on change)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +70,14 @@ class Entraide(Board):
         for rule in overflow.rules:
             self.rules_by_dept.setdefault(rule.dept, []).append(rule)
         self.rule_states = {r.id: self.rule_states.get(r.id, RuleState()) for r in overflow.rules}
+        # Rules with the same look-ahead settings share partner verdicts (see _verdict).
+        classes: dict[tuple[PartnerLimits, float, int], int] = {}
+        self.limit_classes = {
+            r.id: classes.setdefault(
+                (r.limits, r.max_share_of_free, r.max_per_evaluation), len(classes)
+            )
+            for r in overflow.rules
+        }
         self.sl_windows = {
             d: sorted(set().union(*(windows(r.when) | windows(r.until) for r in rules)))
             for d, rules in self.rules_by_dept.items()
@@ -143,12 +156,13 @@ class Entraide(Board):
         if not rules:
             return
         load = self.dept_load(dept, now)
+        scan = _Scan()  # partner loads and verdicts, read once per evaluation
         for rule in rules:
             seen: Seen = []
             fired = holds(rule.when, load, now, seen)
             if not self._active(rule, fired, load, now, seen, out):
                 continue
-            if self._overflow(rule, load, now, seen, out):
+            if self._overflow(rule, load, scan, now, seen, out):
                 return
 
     def _active(
@@ -164,6 +178,7 @@ class Entraide(Board):
         if change and now - state.changed_at >= rule.cooldown_s:
             state.active = not state.active
             state.changed_at = now
+            state.held = ()
             reason = Reason(rule=f"overflow-rule:{rule.id}", values=tuple(seen))
             out.append(
                 RuleChanged(
@@ -172,21 +187,20 @@ class Entraide(Board):
             )
         return state.active
 
-    def _candidates(self, rule: OverflowRule, now: float) -> list[Call]:
-        """The department's waiting calls this rule may send, in its order, a few at most."""
+    def _candidates(self, rule: OverflowRule, now: float) -> Iterator[Call]:
+        """The department's waiting calls this rule may send, in its order, lazily."""
         queues = self.depts[rule.dept].queues
-        limit = 4 * rule.max_per_evaluation
-        picked: list[Call] = []
-        for q in queues:
-            if rule.select is Select.OLDEST:
-                calls = self.waiting[q].by_arrival(self.calls)
-            else:
-                calls = iter(reversed(self.waiting[q].ordered(self.calls)))
-            eligible = (c for c in calls if self._may_leave(rule, c, now))
-            picked += islice(eligible, limit)
-        newest = rule.select is Select.NEWEST
-        picked.sort(key=lambda c: (c.arrived_at, c.seq), reverse=newest)
-        return picked[:limit]
+        if rule.select is Select.OLDEST:
+            merged: Iterator[Call] = heapq.merge(
+                *(self.waiting[q].by_arrival(self.calls) for q in queues),
+                key=lambda c: (c.arrived_at, c.seq),
+            )
+        else:
+            every = [c for q in queues for c in self.waiting[q].ordered(self.calls)]
+            every.sort(key=lambda c: (c.arrived_at, c.seq), reverse=True)
+            merged = iter(every)
+        eligible = (c for c in merged if self._may_leave(rule, c, now))
+        return islice(eligible, 4 * rule.max_per_evaluation)
 
     @staticmethod
     def _may_leave(rule: OverflowRule, call: Call, now: float) -> bool:
@@ -195,56 +209,123 @@ class Entraide(Board):
         return rule.priorities is None or call.priority in rule.priorities
 
     def _overflow(
-        self, rule: OverflowRule, load: DeptLoad, now: float, seen: Seen, out: Out
+        self,
+        rule: OverflowRule,
+        load: DeptLoad,
+        scan: _Scan,
+        now: float,
+        seen: Seen,
+        out: Out,
     ) -> int:
         """Send up to the rule's batch down its chain; say why when nobody can take them."""
-        candidates = self._candidates(rule, now)
-        if not candidates:
-            return 0
-        sent_to: dict[str, int] = {}
-        loads: dict[str, PartnerLoad | None] = {}
-        held: dict[str, str] = {}
+        batch = _Batch(scan=scan)
+        held = self._load_verdicts(rule, load, scan, batch, now)
         sent = 0
-        for call in candidates:
+        if len(held) == len(rule.partners):  # nobody can take a call: no need to pick one
+            if self._has_candidate(rule, load, now):
+                self._hold(rule, load, seen, held, out)
+            return 0
+        candidates = self._candidates(rule, now)
+        first = next(candidates, None)
+        if first is None:
+            return 0
+        for call in chain((first,), candidates):
             if sent >= rule.max_per_evaluation:
                 break
             skipped: dict[str, str] = {}
-            partner = self._choose(rule, call, load, sent_to, loads, now, skipped)
+            partner = self._choose(rule, call, load, batch, now, skipped)
             if partner is None:
                 held.update(skipped)
+                if batch.all_blocked(rule.partners):
+                    break  # no partner can take any call: the others would be refused too
                 continue
             values: list[tuple[str, Value]] = [*seen, ("partner", partner)]
             values += [(f"skipped:{p}", why) for p, why in skipped.items()]
             reason = Reason(rule=f"overflow-rule:{rule.id}", values=tuple(values))
             self.send_to_partner(call, partner, now, reason, out)
-            sent_to[partner] = sent_to.get(partner, 0) + 1
+            self.rule_states[rule.id].held = ()
+            batch.charge(partner)
             sent += 1
         if not sent:
-            values = [*seen, *((f"skipped:{p}", why) for p, why in held.items())]
-            reason = Reason(rule=f"overflow-rule:{rule.id}", values=tuple(values))
-            out.append(
-                OverflowHeld(dept=rule.dept, rule=rule.id, waiting=load.waiting, reason=reason)
-            )
+            self._hold(rule, load, seen, held, out)
         return sent
+
+    def _load_verdicts(
+        self, rule: OverflowRule, load: DeptLoad, scan: _Scan, batch: _Batch, now: float
+    ) -> dict[str, str]:
+        """Every partner's look-ahead verdict before any call is sent; the refused ones.
+
+        Whatever the call, a partner refused on its load is out. Rules of one department
+        often share partners and look-ahead settings: before any call is sent their
+        verdicts are equal, so one evaluation reads each (partner, settings) pair once.
+        """
+        held: dict[str, str] = {}
+        cls = self.limit_classes[rule.id]
+        first_verdicts = scan.verdicts
+        for pid in rule.partners:
+            key = (pid, cls)
+            if key in first_verdicts:
+                why = first_verdicts[key]
+            else:
+                loads = scan.loads
+                if pid not in loads:
+                    loads[pid] = self.partner_load(pid, now)
+                why = first_verdicts[key] = self._refusal(rule, pid, loads[pid], load, 0, now)
+            batch.verdicts[pid] = why
+            if why is not None:
+                held[pid] = why
+        return held
+
+    def _has_candidate(self, rule: OverflowRule, load: DeptLoad, now: float) -> bool:
+        """Whether some waiting call may leave under this rule (without ordering them)."""
+        if rule.priorities is None:
+            return load.waiting > 0 and load.oldest_wait_s >= rule.min_wait_s
+        return next(self._candidates(rule, now), None) is not None
+
+    def _hold(
+        self, rule: OverflowRule, load: DeptLoad, seen: Seen, held: dict[str, str], out: Out
+    ) -> None:
+        """Say that the rule's calls stay and why, when the why differs from last time."""
+        state = self.rule_states[rule.id]
+        signature = tuple(held.items())
+        if signature == state.held:
+            return
+        state.held = signature
+        values = [*seen, *((f"skipped:{p}", why) for p, why in held.items())]
+        reason = Reason(rule=f"overflow-rule:{rule.id}", values=tuple(values))
+        out.append(OverflowHeld(dept=rule.dept, rule=rule.id, waiting=load.waiting, reason=reason))
+
+    def _verdict(
+        self, rule: OverflowRule, pid: str, origin: DeptLoad, batch: _Batch, now: float
+    ) -> str | None:
+        """The partner's look-ahead verdict in this batch (read once, until charged)."""
+        if pid not in batch.verdicts:  # charged with a call sent in this batch: read again
+            loads = batch.scan.loads
+            if pid not in loads:
+                loads[pid] = self.partner_load(pid, now)
+            sent = batch.sent.get(pid, 0)
+            batch.verdicts[pid] = self._refusal(rule, pid, loads[pid], origin, sent, now)
+        return batch.verdicts[pid]
 
     def _choose(
         self,
         rule: OverflowRule,
         call: Call,
         origin: DeptLoad,
-        sent_to: dict[str, int],
-        loads: dict[str, PartnerLoad | None],
+        batch: _Batch,
         now: float,
         skipped: dict[str, str],
     ) -> str | None:
         """The first partner of the chain whose load passes the rule's look-ahead.
 
-        Loads are read once per evaluation, then charged with the calls already sent.
+        Loads are read once per evaluation, then charged with the calls already sent; a
+        partner's verdict holds for every call of the batch until it is sent one.
         """
         for pid in rule.partners:
-            if pid not in loads:
-                loads[pid] = self.partner_load(pid, now)
-            why = self._refusal(rule, call, pid, loads[pid], origin, sent_to.get(pid, 0), now)
+            if DeptId(pid) in call.path:
+                skipped[pid] = "already-visited"
+                continue
+            why = self._verdict(rule, pid, origin, batch, now)
             if why is None:
                 return pid
             skipped[pid] = why
@@ -253,44 +334,19 @@ class Entraide(Board):
     def _refusal(
         self,
         rule: OverflowRule,
-        call: Call,
         pid: str,
         load: PartnerLoad | None,
         origin: DeptLoad,
         sent: int,
         now: float,
     ) -> str | None:
-        """Why ``pid`` cannot take ``call`` now, or ``None`` if it can."""
-        if DeptId(pid) in call.path:
-            return "already-visited"
+        """Why ``pid`` cannot take a call now, or ``None`` if it can."""
         if self.refused_until.get(pid, float("-inf")) > now:
             return "refused-recently"
         if load is None:
             blind = pid in self.externals and self.externals[pid].accept_blind
             return None if blind and sent < rule.max_per_evaluation else "load-unknown"
-        limits = rule.limits
-        available = load.available_agents - sent
-        cap = max(1, math.floor(rule.max_share_of_free * load.available_agents))
-        ewt = load.estimated_wait_s
-        mine = origin.estimated_wait_s
-        checks = (
-            (available < limits.min_available, f"available={available}<{limits.min_available}"),
-            (
-                limits.max_waiting is not None and load.waiting + sent > limits.max_waiting,
-                f"waiting={load.waiting + sent}>{limits.max_waiting}",
-            ),
-            (
-                limits.max_estimated_wait_s is not None
-                and (ewt is None or ewt > limits.max_estimated_wait_s),
-                f"estimated_wait={_fmt(ewt)}>{limits.max_estimated_wait_s}",
-            ),
-            (
-                limits.better_than_origin and not _better(ewt, mine),
-                f"estimated_wait={_fmt(ewt)}>=origin {_fmt(mine)}",
-            ),
-            (sent >= cap, f"share-cap={cap}"),
-        )
-        return next((why for failed, why in checks if failed), None)
+        return look_ahead(rule, load, sent, origin.estimated_wait_s)
 
     def send_to_partner(
         self, call: Call, partner: str, now: float, reason: Reason, out: Out
@@ -334,6 +390,61 @@ class Entraide(Board):
         self.enqueue(call, now)
         out.append(self.record(call, CallState.WAITING, now, reason))
         self.dispatch_queue(target, now, out)
+
+
+_VerdictKey = tuple[str, int]
+
+
+@dataclass(slots=True)
+class _Scan:
+    """One evaluation of one department: partner loads and first verdicts, read once."""
+
+    loads: dict[str, PartnerLoad | None] = field(default_factory=dict)
+    verdicts: dict[_VerdictKey, str | None] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One evaluation of one rule: verdicts and calls sent to each partner."""
+
+    scan: _Scan
+    verdicts: dict[str, str | None] = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=dict)
+
+    def charge(self, partner: str) -> None:
+        """A call went to ``partner``: its verdict must be read again."""
+        self.sent[partner] = self.sent.get(partner, 0) + 1
+        self.verdicts.pop(partner, None)
+
+    def all_blocked(self, partners: tuple[str, ...]) -> bool:
+        """Whether every partner of the chain was refused on its load."""
+        return all(self.verdicts.get(p, None) is not None for p in partners)
+
+
+def look_ahead(
+    rule: OverflowRule, load: PartnerLoad, sent: int, origin_ewt: float | None
+) -> str | None:
+    """Why a partner's load fails the rule's look-ahead, or ``None`` if it passes.
+
+    ``sent`` calls already went to it in this evaluation and are charged to its load.
+    """
+    limits = rule.limits
+    available = load.available_agents - sent
+    if available < limits.min_available:
+        return f"available={available}<{limits.min_available}"
+    if limits.max_waiting is not None and load.waiting + sent > limits.max_waiting:
+        return f"waiting={load.waiting + sent}>{limits.max_waiting}"
+    ewt = load.estimated_wait_s
+    if limits.max_estimated_wait_s is not None and (
+        ewt is None or ewt > limits.max_estimated_wait_s
+    ):
+        return f"estimated_wait={_fmt(ewt)}>{limits.max_estimated_wait_s}"
+    if limits.better_than_origin and not _better(ewt, origin_ewt):
+        return f"estimated_wait={_fmt(ewt)}>=origin {_fmt(origin_ewt)}"
+    cap = max(1, math.floor(rule.max_share_of_free * load.available_agents))
+    if sent >= cap:
+        return f"share-cap={cap}"
+    return None
 
 
 def _serving(counts: dict[AgentState, int]) -> int:
