@@ -24,6 +24,7 @@ from acd.config import (
     resolve_secret,
     secret_refs,
 )
+from acd.rules_explain import register_rules
 from acd.sim.cli import register_simulate
 
 if TYPE_CHECKING:
@@ -99,7 +100,11 @@ def register_config(subparsers: Subparsers) -> None:
     schema.set_defaults(handler=config_schema)
 
 
-COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [register_config, register_simulate]
+COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
+    register_config,
+    register_rules,
+    register_simulate,
+]
 """Every subcommand group of ``acd``, in the order ``--help`` lists them."""
 
 

@@ -1,6 +1,6 @@
 """The validated configuration: YAML in, frozen models out, core specs built at the edge."""
 
-from acd.config.build import build_engine_spec, skills
+from acd.config.build import build_engine_spec, build_overflow, skills
 from acd.config.errors import ConfigError, ConfigIssue, SecretError
 from acd.config.loader import ConfigDocument, load_config, load_document, parse_document
 from acd.config.models import (
@@ -12,18 +12,25 @@ from acd.config.models import (
     DepartmentConfig,
     InstanceConfig,
     JournalConfig,
-    OverflowConfig,
-    PartnerConfig,
     PenaltyStepConfig,
     PrioritiesConfig,
     PriorityClassConfig,
     QueueConfig,
     RedisConfig,
-    RuleConfig,
     SentinelConfig,
     ServesConfig,
     config_version,
     secret_refs,
+)
+from acd.config.overflow import (
+    ConditionConfig,
+    LookAheadConfig,
+    OverflowConfig,
+    PartnerConfig,
+    RuleConfig,
+    ScheduleConfig,
+    ServiceLevelConfig,
+    ThresholdConfig,
 )
 from acd.config.secret import SecretRef, resolve_secret
 
@@ -31,6 +38,7 @@ __all__ = [
     "AcdConfig",
     "AgentConfig",
     "AmiEndpointConfig",
+    "ConditionConfig",
     "ConfigDocument",
     "ConfigError",
     "ConfigIssue",
@@ -39,6 +47,7 @@ __all__ = [
     "DepartmentConfig",
     "InstanceConfig",
     "JournalConfig",
+    "LookAheadConfig",
     "OverflowConfig",
     "PartnerConfig",
     "PenaltyStepConfig",
@@ -47,11 +56,15 @@ __all__ = [
     "QueueConfig",
     "RedisConfig",
     "RuleConfig",
+    "ScheduleConfig",
     "SecretError",
     "SecretRef",
     "SentinelConfig",
     "ServesConfig",
+    "ServiceLevelConfig",
+    "ThresholdConfig",
     "build_engine_spec",
+    "build_overflow",
     "config_version",
     "load_config",
     "load_document",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from acd.config.models import (
     AcdConfig,
@@ -11,7 +11,27 @@ from acd.config.models import (
     DepartmentConfig,
     QueueConfig,
 )
+from acd.config.overflow import (
+    ConditionConfig,
+    OverflowConfig,
+    RuleConfig,
+    threshold_of,
+)
 from acd.core.ids import AgentId, DeptId, QueueId
+from acd.core.overflow import (
+    AllOf,
+    AnyOf,
+    Condition,
+    CrisisOn,
+    ExternalPartner,
+    NotOf,
+    OverflowRule,
+    OverflowSpec,
+    PartnerLimits,
+    Schedule,
+    ServiceLevelBelow,
+    Threshold,
+)
 from acd.core.spec import (
     AgentSpec,
     DepartmentSpec,
@@ -45,6 +65,7 @@ def build_engine_spec(cfg: AcdConfig) -> EngineSpec:
         sl_short_s=d.sl_short_s,
         sl_target_s=d.sl_target_s,
         aht_prior_s=d.aht_prior_s,
+        overflow=build_overflow(cfg.overflow, [dept.id for dept in cfg.departments]),
         version=cfg.version,
         extra={"instance": cfg.instance.name},
     )
@@ -97,3 +118,69 @@ def _agent(agent: AgentConfig, queues_of: Mapping[str, tuple[str, ...]]) -> Agen
         skills=skills(agent.skills),
         wrapup_s=agent.wrapup_s,
     )
+
+
+def build_overflow(cfg: OverflowConfig, departments: Sequence[str]) -> OverflowSpec:
+    """The core's overflow spec: rules in the order of ``departments``, then the file's."""
+    return OverflowSpec(
+        rules=tuple(_rule(rule, dept) for dept in departments for rule in cfg.rules.get(dept, ())),
+        partners=tuple(
+            ExternalPartner(
+                id=p.id, name=p.name, number=p.number, trunk=p.trunk, accept_blind=p.accept_blind
+            )
+            for p in cfg.partners
+        ),
+        evaluate_every_s=cfg.evaluate_every_s,
+        partner_load_ttl_s=cfg.partner_load_ttl_s,
+        partner_retry_s=cfg.partner_retry_s,
+    )
+
+
+ALWAYS = AllOf(items=())
+"""The condition of a rule written without ``when``: always holds."""
+
+
+def _rule(rule: RuleConfig, dept: str) -> OverflowRule:
+    limits = rule.look_ahead
+    return OverflowRule(
+        id=rule.id,
+        dept=DeptId(dept),
+        when=ALWAYS if rule.when is None else condition(rule.when),
+        partners=rule.partners,
+        until=None if rule.until is None else condition(rule.until),
+        limits=PartnerLimits(
+            max_waiting=limits.max_waiting,
+            min_available=limits.min_available,
+            max_estimated_wait_s=limits.max_estimated_wait_s,
+            better_than_origin=limits.better_than_origin,
+        ),
+        select=rule.select,
+        min_wait_s=rule.min_wait_s,
+        max_per_evaluation=rule.max_per_evaluation,
+        max_share_of_free=rule.max_share_of_free,
+        cooldown_s=rule.cooldown_s,
+        priorities=None if rule.priorities is None else frozenset(rule.priorities),
+    )
+
+
+def condition(c: ConditionConfig) -> Condition:
+    """The core condition a validated condition mapping stands for."""
+    if c.all_ is not None:
+        return AllOf(items=tuple(condition(item) for item in c.all_))
+    if c.any_ is not None:
+        return AnyOf(items=tuple(condition(item) for item in c.any_))
+    if c.not_ is not None:
+        return NotOf(item=condition(c.not_))
+    return _leaf(c)
+
+
+def _leaf(c: ConditionConfig) -> Condition:
+    if c.service_level is not None:
+        return ServiceLevelBelow(share=c.service_level.below, window_min=c.service_level.window_min)
+    if c.schedule is not None:
+        s = c.schedule
+        return Schedule(days=s.iso_days, start_min=s.start_min, end_min=s.end_min, tz=s.tz)
+    if c.crisis:
+        return CrisisOn()
+    metric, threshold = threshold_of(c)
+    return Threshold(metric=metric, at_least=threshold.at_least, at_most=threshold.at_most)

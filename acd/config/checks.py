@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from acd.config.errors import Loc, format_path
+from acd.config.errors import Loc, Problem, duplicates
+from acd.config.overflow_checks import overflow_problems
 
 if TYPE_CHECKING:
     from acd.config.models import AcdConfig, AgentConfig, QueueConfig
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Problem:
-    """A mistake at ``loc``; ``first`` points at the earlier declaration a duplicate repeats."""
-
-    loc: Loc
-    message: str
-    first: Loc | None = None
-
-    def __str__(self) -> str:
-        suffix = f" (first declared at {format_path(self.first)})" if self.first else ""
-        return f"{format_path(self.loc)}: {self.message}{suffix}"
 
 
 def cross_check(cfg: AcdConfig) -> list[Problem]:
@@ -34,25 +20,12 @@ def cross_check(cfg: AcdConfig) -> list[Problem]:
         *_defaults(cfg),
         *_departments(cfg),
         *_agents(cfg),
-        *_overflow(cfg),
+        *overflow_problems(cfg),
     ]
 
 
-def _duplicates(items: Iterable[tuple[Loc, str]], template: str) -> list[Problem]:
-    """A problem for each repeated key; ``template`` names it as ``{key}``."""
-    seen: dict[str, Loc] = {}
-    problems = []
-    for loc, key in items:
-        if key in seen:
-            message = template.format(key=key)
-            problems.append(Problem(loc=loc, message=message, first=seen[key]))
-        else:
-            seen[key] = loc
-    return problems
-
-
 def _pbx(cfg: AcdConfig) -> list[Problem]:
-    return _duplicates(
+    return duplicates(
         ((("pbx", i, "name"), p.name) for i, p in enumerate(cfg.pbx)),
         "duplicate PBX endpoint name '{key}'",
     )
@@ -69,7 +42,7 @@ def _redis(cfg: AcdConfig) -> list[Problem]:
 
 def _priorities(cfg: AcdConfig) -> list[Problem]:
     classes = cfg.priorities.classes
-    problems = _duplicates(
+    problems = duplicates(
         ((("priorities", "classes", i, "name"), c.name) for i, c in enumerate(classes)),
         "duplicate priority class '{key}'",
     )
@@ -98,11 +71,11 @@ def _defaults(cfg: AcdConfig) -> list[Problem]:
 
 
 def _departments(cfg: AcdConfig) -> list[Problem]:
-    problems = _duplicates(
+    problems = duplicates(
         ((("departments", i, "id"), d.id) for i, d in enumerate(cfg.departments)),
         "duplicate department '{key}'",
     )
-    problems += _duplicates(
+    problems += duplicates(
         (
             (("departments", i, "queues", j, "id"), q.id)
             for i, d in enumerate(cfg.departments)
@@ -144,10 +117,10 @@ def _penalty_steps(loc: Loc, queue: QueueConfig) -> list[Problem]:
 
 def _agents(cfg: AcdConfig) -> list[Problem]:
     agents = cfg.agents
-    problems = _duplicates(
+    problems = duplicates(
         ((("agents", i, "id"), a.id) for i, a in enumerate(agents)), "duplicate agent id '{key}'"
     )
-    problems += _duplicates(
+    problems += duplicates(
         ((("agents", i, "endpoint"), a.endpoint) for i, a in enumerate(agents)),
         "phone '{key}' is already given to another agent",
     )
@@ -186,62 +159,4 @@ def _serves(
                 served.append(((*here, "queues", m), queue))
                 continue
             problems.append(Problem(loc=(*here, "queues", m), message=message))
-    return problems + _duplicates(served, "the agent already serves queue '{key}'")
-
-
-def _overflow(cfg: AcdConfig) -> list[Problem]:
-    depts = {d.id for d in cfg.departments}
-    partners = cfg.overflow.partners
-    problems = _duplicates(
-        ((("overflow", "partners", i, "id"), p.id) for i, p in enumerate(partners)),
-        "duplicate partner id '{key}'",
-    )
-    problems += [
-        Problem(
-            loc=("overflow", "partners", i, "id"),
-            message=f"'{p.id}' is already a department of this platform",
-        )
-        for i, p in enumerate(partners)
-        if p.id in depts
-    ]
-    known = depts | {p.id for p in partners}
-    rules = cfg.overflow.rules
-    problems += [
-        Problem(loc=("overflow", "rules", dept), message=f"unknown department '{dept}'")
-        for dept in rules
-        if dept not in depts
-    ]
-    problems += _duplicates(
-        (
-            (("overflow", "rules", dept, j, "id"), rule.id)
-            for dept, chain in rules.items()
-            for j, rule in enumerate(chain)
-        ),
-        "duplicate overflow rule id '{key}'",
-    )
-    for dept, chain in rules.items():
-        for j, rule in enumerate(chain):
-            problems += _chain(
-                ("overflow", "rules", dept, j, "partners"), dept, rule.partners, known
-            )
-    return problems
-
-
-def _chain(loc: Loc, dept: str, chain: tuple[str, ...], known: set[str]) -> list[Problem]:
-    problems = []
-    for m, partner in enumerate(chain):
-        if partner == dept:
-            problems.append(
-                Problem(loc=(*loc, m), message=f"a department cannot overflow to itself ('{dept}')")
-            )
-        elif partner not in known:
-            problems.append(
-                Problem(
-                    loc=(*loc, m),
-                    message=f"unknown partner '{partner}': neither a department of this "
-                    "platform nor an overflow partner",
-                )
-            )
-    return problems + _duplicates(
-        (((*loc, m), p) for m, p in enumerate(chain)), "partner '{key}' appears twice in this chain"
-    )
+    return problems + duplicates(served, "the agent already serves queue '{key}'")

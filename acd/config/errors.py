@@ -36,6 +36,38 @@ class ConfigIssue:
         return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """A mistake at ``loc``; ``first`` points at the earlier declaration a duplicate repeats.
+
+    ``see`` points at another field the mistake involves (a rule it contradicts).
+    """
+
+    loc: Loc
+    message: str
+    first: Loc | None = None
+    see: Loc | None = None
+
+    def __str__(self) -> str:
+        suffix = f" (first declared at {format_path(self.first)})" if self.first else ""
+        if self.see:
+            suffix += f" (see {format_path(self.see)})"
+        return f"{format_path(self.loc)}: {self.message}{suffix}"
+
+
+def duplicates(items: Iterable[tuple[Loc, str]], template: str) -> list[Problem]:
+    """A problem for each repeated key; ``template`` names it as ``{key}``."""
+    seen: dict[str, Loc] = {}
+    problems = []
+    for loc, key in items:
+        if key in seen:
+            message = template.format(key=key)
+            problems.append(Problem(loc=loc, message=message, first=seen[key]))
+        else:
+            seen[key] = loc
+    return problems
+
+
 class ConfigError(Exception):
     """The configuration is unusable; ``issues`` lists every mistake found, in file order."""
 

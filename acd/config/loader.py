@@ -12,8 +12,8 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from acd.config.checks import Problem, cross_check
-from acd.config.errors import ConfigError, ConfigIssue, Loc, format_path
+from acd.config.checks import cross_check
+from acd.config.errors import ConfigError, ConfigIssue, Loc, Problem, format_path
 from acd.config.models import DEFER_CROSS_CHECKS, AcdConfig, config_version
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -219,6 +219,8 @@ def _from_problem(root: yaml.Node, source: str, problem: Problem) -> ConfigIssue
     message = problem.message
     if problem.first is not None:
         message += f" (first declared at line {_line_of(root, problem.first)})"
+    if problem.see is not None:
+        message += f" (see line {_line_of(root, problem.see)})"
     return ConfigIssue(
         file=source,
         line=_line_of(root, problem.loc),

@@ -3,122 +3,45 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Annotated, Self
-from urllib.parse import urlsplit
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationInfo,
-    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from acd.config import checks
 from acd.config.errors import Loc
+from acd.config.fields import (
+    DeptIdText,
+    Ident,
+    Model,
+    Penalty,
+    Port,
+    PositiveSeconds,
+    Seconds,
+    SkillLevels,
+    Text,
+    url_checker,
+)
+from acd.config.overflow import OverflowConfig
 from acd.config.secret import SecretRef
 from acd.core.spec import Strategy
 
 DEFER_CROSS_CHECKS = "acd.config.defer-cross-checks"
 """Validation context key: the loader runs the cross-reference checks itself, with paths."""
 
-_DEPT_RE = re.compile(r"^(?:[0-9]{2,3}|2[AB])$")
-_IDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-
-def _dept_id(value: object) -> object:
-    if isinstance(value, int) and not isinstance(value, bool):
-        raise PydanticCustomError(
-            "dept-id-not-text",
-            "a department id is text: write it in quotes, e.g. '{value}' "
-            "(unquoted, YAML reads a number)",
-            {"value": f"{value:02d}"},
-        )
-    if isinstance(value, str) and not _DEPT_RE.match(value):
-        raise PydanticCustomError(
-            "bad-dept-id",
-            "'{value}' is not a department id (two or three digits, or 2A / 2B)",
-            {"value": value},
-        )
-    return value
-
-
-def _ident(value: object) -> object:
-    if isinstance(value, int) and not isinstance(value, bool):
-        raise PydanticCustomError(
-            "id-not-text", "an id is text: write it in quotes, e.g. '{value}'", {"value": value}
-        )
-    if isinstance(value, str) and not _IDENT_RE.match(value):
-        raise PydanticCustomError(
-            "bad-id",
-            "'{value}' is not a valid id: letters, digits, '-', '_' and '.', at most 64",
-            {"value": value},
-        )
-    return value
-
-
-DeptIdText = Annotated[
-    str,
-    BeforeValidator(_dept_id),
-    WithJsonSchema({"type": "string", "pattern": _DEPT_RE.pattern}),
-]
-"""A département code as text: ``"75"``, ``"2A"``, ``"971"``."""
-
-Ident = Annotated[
-    str,
-    BeforeValidator(_ident),
-    WithJsonSchema({"type": "string", "pattern": _IDENT_RE.pattern}),
-]
-"""An identifier: queue, agent, partner, rule, PBX or skill name."""
-
-Seconds = Annotated[float, Field(ge=0)]
-PositiveSeconds = Annotated[float, Field(gt=0)]
-Penalty = Annotated[int, Field(ge=0)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Text = Annotated[str, Field(min_length=1)]
-SkillLevels = dict[Ident, Annotated[int, Field(ge=1)]]
-
-
-def _url_checker(*schemes: str) -> AfterValidator:
-    def check(url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in schemes:
-            raise PydanticCustomError(
-                "bad-url-scheme",
-                "unsupported URL scheme '{scheme}': expected one of {expected}",
-                {"scheme": parts.scheme, "expected": ", ".join(schemes)},
-            )
-        if parts.password:
-            raise PydanticCustomError(
-                "inline-secret",
-                "a password is never written in a URL: use the 'password' field "
-                "with {env: VAR_NAME} or {file: /path}",
-            )
-        return url
-
-    return AfterValidator(check)
-
-
-class _Model(BaseModel):
-    # Inputs stay out of error texts: a misplaced password must not end up in a log.
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, use_attribute_docstrings=True, hide_input_in_errors=True
-    )
-
-
-class InstanceConfig(_Model):
+class InstanceConfig(Model):
     """This ACD instance, as named in logs, the journal and the console."""
 
     name: Ident
 
 
-class AmiEndpointConfig(_Model):
+class AmiEndpointConfig(Model):
     """One Asterisk reached over AMI (manager.conf)."""
 
     name: Ident
@@ -131,17 +54,17 @@ class AmiEndpointConfig(_Model):
     """Global dialplan variable the ACD refreshes; when stale, the dialplan falls back."""
 
 
-class SentinelConfig(_Model):
+class SentinelConfig(Model):
     """One Redis Sentinel."""
 
     host: Text
     port: Port = 26379
 
 
-class RedisConfig(_Model):
+class RedisConfig(Model):
     """The hot state store; ``memory://`` keeps it in process (single instance, no failover)."""
 
-    url: Annotated[str, _url_checker("redis", "rediss", "unix", "memory")]
+    url: Annotated[str, url_checker("redis", "rediss", "unix", "memory")]
     password: SecretRef | None = None
     sentinels: tuple[SentinelConfig, ...] = ()
     master_name: Text | None = None
@@ -149,31 +72,31 @@ class RedisConfig(_Model):
     tls: bool = False
 
 
-class JournalConfig(_Model):
+class JournalConfig(Model):
     """The durable journal of calls and decisions (SQL database)."""
 
     url: Annotated[
         str,
-        _url_checker("sqlite", "postgresql", "postgresql+psycopg", "oracle+oracledb", "memory"),
+        url_checker("sqlite", "postgresql", "postgresql+psycopg", "oracle+oracledb", "memory"),
     ]
     password: SecretRef | None = None
 
 
-class ConsoleConfig(_Model):
+class ConsoleConfig(Model):
     """The supervisors' web console."""
 
     host: Text = "127.0.0.1"
     port: Port = 8015
 
 
-class PriorityClassConfig(_Model):
+class PriorityClassConfig(Model):
     """A caller priority; ``head_start_s`` is the wait credited on arrival (may be negative)."""
 
     name: Ident
     head_start_s: float = Field(ge=-3600, le=3600)
 
 
-class PrioritiesConfig(_Model):
+class PrioritiesConfig(Model):
     """Priority classes and the one given to calls that name none."""
 
     classes: tuple[PriorityClassConfig, ...] = Field(
@@ -182,7 +105,7 @@ class PrioritiesConfig(_Model):
     default: Ident = "normal"
 
 
-class DefaultsConfig(_Model):
+class DefaultsConfig(Model):
     """Platform-wide defaults; a queue or department value overrides them."""
 
     strategy: Strategy = Strategy.LONGEST_IDLE
@@ -201,14 +124,14 @@ class DefaultsConfig(_Model):
     """Average handle time assumed before any call was handled."""
 
 
-class PenaltyStepConfig(_Model):
+class PenaltyStepConfig(Model):
     """From ``after_s`` of wait on, agents up to ``max_penalty`` may take the call."""
 
     after_s: Seconds
     max_penalty: Penalty
 
 
-class QueueConfig(_Model):
+class QueueConfig(Model):
     """One queue of a department; unset values come from ``defaults``."""
 
     id: Ident
@@ -225,7 +148,7 @@ class QueueConfig(_Model):
     required_skills: SkillLevels = Field(default_factory=dict)
 
 
-class DepartmentConfig(_Model):
+class DepartmentConfig(Model):
     """A département's SAMU; its first queue receives its calls by default."""
 
     id: DeptIdText
@@ -234,7 +157,7 @@ class DepartmentConfig(_Model):
     queues: tuple[QueueConfig, ...] = Field(min_length=1)
 
 
-class ServesConfig(_Model):
+class ServesConfig(Model):
     """Which queues of a department an agent takes, and at what penalty."""
 
     dept: DeptIdText
@@ -243,7 +166,7 @@ class ServesConfig(_Model):
     """Queue ids of that department; absent means all of them."""
 
 
-class AgentConfig(_Model):
+class AgentConfig(Model):
     """A call-taker (ARM)."""
 
     id: Ident
@@ -255,31 +178,7 @@ class AgentConfig(_Model):
     wrapup_s: Seconds | None = None
 
 
-class PartnerConfig(_Model):
-    """A SAMU outside this platform that can take overflowing calls."""
-
-    id: Ident
-    name: Text
-    number: str = Field(pattern=r"^\+?[0-9]+$")
-    trunk: Text
-
-
-class RuleConfig(_Model):
-    """An overflow chain: partners tried in order, each only if it can take the call now."""
-
-    id: Ident
-    partners: tuple[Ident, ...] = Field(min_length=1)
-    """Department ids of this platform or external partner ids."""
-
-
-class OverflowConfig(_Model):
-    """Entraide between SAMU: external partners and each department's overflow rules."""
-
-    partners: tuple[PartnerConfig, ...] = ()
-    rules: dict[DeptIdText, tuple[RuleConfig, ...]] = Field(default_factory=dict)
-
-
-class AcdConfig(_Model):
+class AcdConfig(Model):
     """The whole ACD configuration."""
 
     instance: InstanceConfig

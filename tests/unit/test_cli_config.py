@@ -27,7 +27,7 @@ def test_check_of_the_reference_configuration_prints_a_summary(
     assert "departments  8 (75, 77, 78, 91, 92, 93, 94, 95)" in out
     assert "queues       10" in out
     assert "agents       49" in out
-    assert "8 rules, 2 external partner(s)" in out
+    assert "19 rules, 2 external partner(s)" in out
     assert "pbx1 127.0.0.1:5038" in out
 
 
