@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from acd.config import ConfigError, build_engine_spec, load_config
 from acd.core.ids import DeptId
 from acd.core.spec import EngineSpec
+from acd.runtime.reload import ConfigReloader, ReloadOutcome, engine_applier
 from acd.sim.report import live_table, summary
 from acd.sim.traffic import (
     Behaviour,
@@ -116,7 +119,10 @@ def simulate_command(
     print(_banner(config_path, spec, rates, rate_scale, seed), file=out, flush=True)
     try:
         if realtime:
-            _pace(sim, out=out, speed=speed, clock=clock, sleep=sleep)
+            reloader = ConfigReloader(
+                config_path, apply=engine_applier(sim.engine, clock=lambda: sim.now)
+            )
+            _pace(sim, out=out, speed=speed, clock=clock, sleep=sleep, reloader=reloader)
         else:
             sim.run()
     except KeyboardInterrupt:
@@ -133,16 +139,59 @@ def _pace(
     speed: float,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    reloader: ConfigReloader | None = None,
 ) -> None:
-    """Advance the simulation with the wall clock; print the live table every ``REFRESH_S``."""
+    """Advance the simulation with the wall clock; print the live table every ``REFRESH_S``.
+
+    The overflow rules are re-read when the file changes or on SIGHUP, as in service.
+    """
     start = clock()
     beat = 0
-    while not sim.finished:
-        beat += 1
-        sleep(max(0.0, start + beat * REFRESH_S - clock()))
-        sim.advance((clock() - start) * speed)
-        table = live_table(sim.snapshot(), target_s=sim.spec.sl_target_s)
-        print(table + "\n", file=out, flush=True)
+    hup = _HangupFlag()
+    try:
+        while not sim.finished:
+            beat += 1
+            sleep(max(0.0, start + beat * REFRESH_S - clock()))
+            sim.advance((clock() - start) * speed)
+            if reloader is not None and (hup.take() or reloader.changed_on_disk()):
+                _report_reload(reloader.reload(), reloader, out)
+            table = live_table(sim.snapshot(), target_s=sim.spec.sl_target_s)
+            print(table + "\n", file=out, flush=True)
+    finally:
+        hup.restore()
+
+
+class _HangupFlag:
+    """Notes a SIGHUP (main thread only; elsewhere only file changes are watched)."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self.previous: Any = None
+        self.installed = threading.current_thread() is threading.main_thread()
+        if self.installed:
+            self.previous = signal.signal(signal.SIGHUP, self._on_hup)
+
+    def restore(self) -> None:
+        """Give SIGHUP back to whoever had it."""
+        if self.installed:
+            signal.signal(signal.SIGHUP, self.previous)
+
+    def _on_hup(self, _signum: int, _frame: object) -> None:
+        self.raised = True
+
+    def take(self) -> bool:
+        raised, self.raised = self.raised, False
+        return raised
+
+
+def _report_reload(outcome: ReloadOutcome, reloader: ConfigReloader, out: TextIO) -> None:
+    if outcome.status == "applied":
+        print(f"configuration {reloader.current.label} applied", file=out, flush=True)
+    elif outcome.status == "rejected":
+        print("configuration rejected, the running one stays:", file=out)
+        for line in outcome.errors:
+            print(f"  {line}", file=out)
+        out.flush()
 
 
 def _banner(
