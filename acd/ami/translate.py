@@ -171,3 +171,26 @@ def fallback_actions(cmd: SendToFallback) -> list[act.Action]:
 def heartbeat_action(epoch_s: float) -> act.Action:
     """The global heartbeat the waiting loop checks (whole epoch seconds, like ${EPOCH})."""
     return act.setvar(HEARTBEAT_VAR, str(int(epoch_s)))
+
+
+def route_truth(
+    call: CallId, route: RouteId, *, overflow: bool, state: str, bridged: bool
+) -> list[ev.Event]:
+    """What a caller channel's ACD_STATE and bridge prove about a route in doubt.
+
+    Used after a missed confirmation (offer check) and after a reconnect (resync): the
+    answer settles the route without ever sending it again.
+    """
+    if state == "fallback":
+        return [ev.CallFellBack(call=call)]
+    if state == "waiting":  # the route failed while we were not looking: back to its place
+        if overflow:
+            return [ev.OverflowFailed(call=call, route=route, cause=ev.RouteFailure.NO_ANSWER)]
+        return [ev.RouteFailed(call=call, route=route, cause=ev.RouteFailure.REFUSED)]
+    if overflow:
+        confirmed = state == f"overflow:{route}" and bridged
+        return [ev.OverflowConfirmed(call=call, route=route)] if confirmed else []
+    if state != f"routing:{route}":
+        return []
+    answered = ev.CallAnswered(call=call, route=route)
+    return [answered if bridged else ev.RouteConfirmed(call=call, route=route)]

@@ -90,6 +90,8 @@ class VerifyRoute:
     call: CallId
     route: RouteId
     reason: Reason
+    overflow: bool = False
+    """The route is an overflow to an external partner, not an offer to an agent."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -82,6 +82,10 @@ class Engine(CallFlow):
         call = self.calls.get(cid)
         return call.state if call is not None else self.ended.get(cid)
 
+    def live_calls(self) -> list[CallView]:
+        """Every call not yet in a terminal state."""
+        return [CallView.of(c) for c in self.calls.values()]
+
     def agent(self, aid: AgentId) -> AgentView:
         """An agent's current picture."""
         return AgentView.of(self._agent(aid))
@@ -147,7 +151,10 @@ class Engine(CallFlow):
                 values=(("offered_s", waited), ("confirmed", call.confirmed)),
             )
             assert call.route is not None  # an offered call always has its route
-            out.append(VerifyRoute(call=call.id, route=call.route, reason=reason))
+            overflow = call.state is CallState.OVERFLOWING
+            out.append(
+                VerifyRoute(call=call.id, route=call.route, reason=reason, overflow=overflow)
+            )
             self.deadlines.add(now + self.spec.offer_guard_s, Due.OFFER_CHECK, call.id, call.token)
         elif kind is Due.MAX_WAIT:
             wait = round(now - call.arrived_at, 3)

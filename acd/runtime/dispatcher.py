@@ -1,0 +1,199 @@
+"""One task feeds the engine in order; decisions go to the PBX as tasks that never block it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from acd.ami.translate import channel_of
+from acd.core import events as ev
+from acd.core.commands import (
+    Command,
+    OfferCall,
+    OverflowCall,
+    SendToFallback,
+    VerifyRoute,
+)
+from acd.core.engine import Engine
+from acd.core.errors import CoreError
+from acd.ports import ChannelSnapshot, Journal, Pbx, PbxCommand, WallClock
+from acd.runtime.resync import resync_events
+
+log = logging.getLogger("acd.dispatcher")
+
+Listener = Callable[[ev.Event, list[Command]], None]
+
+
+@dataclass(slots=True)
+class DispatcherStats:
+    """What the dispatcher did so far (for /metrics and the console)."""
+
+    events: int = 0
+    rejected: int = 0
+    commands: int = 0
+    pbx_actions: int = 0
+    pbx_failures: int = 0
+    inbox_depth: int = 0
+    resyncs: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Resync:
+    pbx: str
+    channels: list[ChannelSnapshot]
+
+
+class Dispatcher:
+    """Drains a bounded inbox into the engine, ticks its deadlines, runs its commands.
+
+    The engine is only ever touched by this task, so it needs no lock. PBX actions run
+    as separate tasks (one per decision, its actions in order) so a slow PBX never holds
+    back routing; what they learn comes back through the inbox like any other event.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        pbxs: Mapping[str, Pbx],
+        journal: Journal | None = None,
+        clock: WallClock = time.time,
+        config_version: Callable[[], str] = lambda: "unversioned",
+        inbox_size: int = 100_000,
+        listeners: tuple[Listener, ...] = (),
+    ) -> None:
+        self.engine = engine
+        self.pbxs = dict(pbxs)
+        self.journal = journal
+        self.clock = clock
+        self.config_version = config_version
+        self.listeners = listeners
+        self.stats = DispatcherStats()
+        self._inbox: asyncio.Queue[ev.Event | _Resync] = asyncio.Queue(inbox_size)
+        self._actions: set[asyncio.Task[None]] = set()
+        self._accepting = True
+        self._wake = asyncio.Event()
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def submit(self, event: ev.Event) -> None:
+        """Queue an event for the engine; never blocks (the AMI reader must not wait)."""
+        try:
+            self._inbox.put_nowait(event)
+        except asyncio.QueueFull:
+            # Losing an event would desynchronise us from the PBX: say so loudly. The
+            # offer checks and the next resync bring the engine back in line.
+            log.error("dispatcher inbox full (%d): event dropped", self._inbox.maxsize)
+            self.stats.rejected += 1
+
+    def submit_resync(self, pbx: str, channels: list[ChannelSnapshot]) -> None:
+        """Queue a resync with a PBX's channels, handled in order with the events."""
+        self._inbox.put_nowait(_Resync(pbx, channels))
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Feed the engine until stopped: events as they come, ticks at its deadlines."""
+        while self._accepting:
+            deadline = self.engine.next_deadline()
+            now = self.clock()
+            if deadline is not None and deadline <= now:
+                self._apply(ev.Tick(), now)
+                continue
+            timeout = None if deadline is None else deadline - now
+            try:
+                item = await asyncio.wait_for(self._inbox.get(), timeout)
+            except TimeoutError:
+                continue
+            self.stats.inbox_depth = self._inbox.qsize()
+            if isinstance(item, _Resync):
+                self._resync(item)
+            else:
+                self._apply(item, self.clock())
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Stop taking decisions; let actions already under way finish (within ``grace_s``)."""
+        self._accepting = False
+        self._inbox.put_nowait(ev.Tick())  # wake the loop so it sees the flag
+        if self._actions:
+            done, pending = await asyncio.wait(set(self._actions), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            del done
+
+    def _apply(self, event: ev.Event, now: float) -> None:
+        try:
+            commands = self.engine.handle(event, now)
+        except CoreError as err:
+            self.stats.rejected += 1
+            log.debug("event %s rejected: %s (%s)", type(event).__name__, err, err.slug)
+            return
+        self.stats.events += 1
+        for listener in self.listeners:
+            listener(event, commands)
+        self._run(commands)
+
+    def _resync(self, item: _Resync) -> None:
+        self.stats.resyncs += 1
+        events = resync_events(item.pbx, self.engine.live_calls(), item.channels)
+        log.info(
+            "resync with %s: %d channel(s), %d correction(s)",
+            item.pbx,
+            len(item.channels),
+            len(events),
+        )
+        now = self.clock()
+        for event in events:
+            self._apply(event, now)
+
+    # -- outputs -------------------------------------------------------------------------
+
+    def _run(self, commands: list[Command]) -> None:
+        version = self.config_version()
+        for cmd in commands:
+            self.stats.commands += 1
+            if self.journal is not None:
+                self.journal.record(cmd, config_version=version)
+            if isinstance(cmd, OfferCall | OverflowCall | SendToFallback | VerifyRoute):
+                self._spawn(cmd)
+
+    def _spawn(self, cmd: PbxCommand | VerifyRoute) -> None:
+        pbx = self.pbxs.get(channel_of(cmd.call).pbx)
+        if pbx is None:
+            log.error("no PBX link for call %s: %s not sent", cmd.call, type(cmd).__name__)
+            return
+        task = asyncio.create_task(self._act(pbx, cmd))
+        self._actions.add(task)
+        task.add_done_callback(self._actions.discard)
+
+    async def _act(self, pbx: Pbx, cmd: PbxCommand | VerifyRoute) -> None:
+        self.stats.pbx_actions += 1
+        try:
+            if isinstance(cmd, VerifyRoute):
+                events = await pbx.verify(cmd)
+            else:
+                events = await pbx.execute(cmd)
+        except Exception:
+            # Never resent: the offer check will ask the PBX where the call stands.
+            self.stats.pbx_failures += 1
+            log.exception("%s for call %s failed on %s", type(cmd).__name__, cmd.call, pbx.name)
+            return
+        for event in events:
+            self.submit(event)
+
+    async def heartbeat(self, every_s: float = 1.0) -> None:
+        """Refresh every PBX's dialplan heartbeat while running (the active instance only)."""
+        while self._accepting:
+            for pbx in self.pbxs.values():
+                try:
+                    await pbx.heartbeat(self.clock())
+                except Exception as err:  # a PBX link down must not stop the others
+                    log.warning("heartbeat to %s failed: %s", pbx.name, err)
+            await asyncio.sleep(every_s)

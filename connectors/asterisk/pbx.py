@@ -1,0 +1,135 @@
+"""AmiPbx: the PBX port over AMI, speaking the dialplan contract through the translator."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from acd.ami import actions as act
+from acd.ami.frames import Frame
+from acd.ami.translate import (
+    Translator,
+    channel_of,
+    fallback_actions,
+    heartbeat_action,
+    offer_actions,
+    overflow_actions,
+    route_truth,
+)
+from acd.core import events as ev
+from acd.core.commands import OfferCall, OverflowCall, SendToFallback, VerifyRoute
+from acd.ports import ChannelSnapshot, PbxCommand
+from connectors.asterisk.client import AmiClient
+
+log = logging.getLogger("acd.pbx")
+
+GONE = ("does not exist", "No such channel", "channel not up")
+"""Error texts meaning the caller is leaving: never re-route, the hangup settles it."""
+
+
+class AmiPbx:
+    """One Asterisk: decisions become Setvar/Redirect, questions become Getvar/CoreShowChannels.
+
+    Frames from the client are read by the contract's translator and handed to ``sink``;
+    after every (re)login the channels are read and handed to ``resync`` before any event
+    of the new session (the client delivers them after its ``on_connected`` hook).
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        client: AmiClient,
+        sink: Callable[[ev.Event], None],
+        resync: Callable[[str, list[ChannelSnapshot]], None],
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.translator = Translator(name)
+        self._sink = sink
+        self._resync = resync
+        self.restarts = 0
+
+    # -- events in -------------------------------------------------------------------------
+
+    def on_frame(self, frame: Frame) -> None:
+        """Client callback: contract events to the engine; a PBX restart triggers a resync."""
+        for event in self.translator.events(frame):
+            self._sink(event)
+        if frame.kind == "FullyBooted" and frame.get("Uptime", "1") in ("0", ""):
+            self.restarts += 1
+            asyncio.get_running_loop().create_task(self.on_connected())
+        elif frame.kind == "Shutdown":
+            log.warning("PBX %s is shutting down: its calls will be resynced", self.name)
+
+    async def on_connected(self) -> None:
+        """Client hook after every login: read the channels and resync before new events."""
+        channels = await self.channels()
+        log.info("PBX %s: %d caller channel(s) at login", self.name, len(channels))
+        self._resync(self.name, channels)
+
+    # -- decisions out ---------------------------------------------------------------------
+
+    async def execute(self, command: PbxCommand) -> list[ev.Event]:
+        """Send the decision's actions in order; stop at the first refusal."""
+        if isinstance(command, OfferCall):
+            actions = offer_actions(command)
+        elif isinstance(command, OverflowCall):
+            actions = overflow_actions(command)
+        else:
+            assert isinstance(command, SendToFallback)
+            actions = fallback_actions(command)
+        for action in actions:
+            done = await self.client.send(action)
+            if not done.ok:
+                message = done.message or ""
+                if any(text in message for text in GONE):
+                    return [ev.CallHungUp(call=command.call)]
+                # Not sent again: the engine's offer check will ask where the call stands.
+                log.error("%s refused for %s: %s", action.name, command.call, message)
+                return []
+        return []
+
+    async def verify(self, command: VerifyRoute) -> list[ev.Event]:
+        """Where an unconfirmed route stands, from ACD_STATE and the bridge; never resends."""
+        channel = channel_of(command.call).uniqueid
+        state = await self.client.send(act.getvar("ACD_STATE", channel=channel))
+        if not state.ok:
+            gone = any(text in (state.message or "") for text in GONE)
+            return [ev.CallHungUp(call=command.call)] if gone else []
+        peer = await self.client.send(act.getvar("BRIDGEPEER", channel=channel))
+        value = state.response.get("Value", "")
+        bridged = bool(peer.ok and peer.response.get("Value"))
+        return route_truth(
+            command.call, command.route, overflow=command.overflow, state=value, bridged=bridged
+        )
+
+    async def heartbeat(self, epoch_s: float) -> None:
+        """Refresh the global heartbeat the waiting loop checks."""
+        await self.client.send(heartbeat_action(epoch_s))
+
+    async def channels(self) -> list[ChannelSnapshot]:
+        """Caller channels of the contract (those with ACD_DEPT), from CoreShowChannels."""
+        done = await self.client.send(act.core_show_channels())
+        out = []
+        for frame in done.events:
+            if frame.kind != "CoreShowChannel":
+                continue
+            var = frame.chan_vars
+            dept = var.get("ACD_DEPT")
+            if not dept:
+                continue
+            enq = var.get("ACD_ENQ_TS", "")
+            out.append(
+                ChannelSnapshot(
+                    uniqueid=frame.get("Uniqueid", ""),
+                    dept=dept,
+                    priority=var.get("ACD_PRIO", ""),
+                    enqueued_at=float(enq) if enq.isdigit() else None,
+                    state=var.get("ACD_STATE", ""),
+                    bridged=bool(frame.get("BridgeId")),
+                    caller=frame.get("CallerIDNum", ""),
+                )
+            )
+        return out
