@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from acd import __version__
+from acd.bootstrap import register_run
 from acd.config import (
     AcdConfig,
     ConfigError,
@@ -104,6 +105,7 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     register_config,
     register_rules,
     register_simulate,
+    register_run,
 ]
 """Every subcommand group of ``acd``, in the order ``--help`` lists them."""
 

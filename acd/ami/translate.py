@@ -168,9 +168,9 @@ def fallback_actions(cmd: SendToFallback) -> list[act.Action]:
     ]
 
 
-def heartbeat_action(epoch_s: float) -> act.Action:
+def heartbeat_action(epoch_s: float, variable: str = HEARTBEAT_VAR) -> act.Action:
     """The global heartbeat the waiting loop checks (whole epoch seconds, like ${EPOCH})."""
-    return act.setvar(HEARTBEAT_VAR, str(int(epoch_s)))
+    return act.setvar(variable, str(int(epoch_s)))
 
 
 def route_truth(

@@ -57,11 +57,12 @@ class ConfigReloader:
         self,
         path: str | os.PathLike[str],
         *,
-        apply: Apply,
+        apply: Apply | None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
-        self._apply = apply
+        self.apply = apply
+        """Called with (new, old) for a valid, different file; ``None``: versions only."""
         self._clock = clock
         self.current = LoadedConfig(
             config=(cfg := load_config(self.path)), version=cfg.version, loaded_at=clock()
@@ -89,7 +90,8 @@ class ConfigReloader:
             return self.last
         new = LoadedConfig(config=cfg, version=cfg.version, loaded_at=self._clock())
         old, self.current = self.current, new
-        self._apply(new, old)
+        if self.apply is not None:
+            self.apply(new, old)
         log.info("configuration %s applied (was %s)", new.label, old.label)
         self.last = ReloadOutcome(status="applied", version=new.version)
         return self.last

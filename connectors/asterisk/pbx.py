@@ -9,6 +9,7 @@ from collections.abc import Callable
 from acd.ami import actions as act
 from acd.ami.frames import Frame
 from acd.ami.translate import (
+    HEARTBEAT_VAR,
     Translator,
     channel_of,
     fallback_actions,
@@ -43,8 +44,10 @@ class AmiPbx:
         client: AmiClient,
         sink: Callable[[ev.Event], None],
         resync: Callable[[str, list[ChannelSnapshot]], None],
+        heartbeat_var: str = HEARTBEAT_VAR,
     ) -> None:
         self.name = name
+        self.heartbeat_var = heartbeat_var
         self.client = client
         self.translator = Translator(name)
         self._sink = sink
@@ -107,7 +110,7 @@ class AmiPbx:
 
     async def heartbeat(self, epoch_s: float) -> None:
         """Refresh the global heartbeat the waiting loop checks."""
-        await self.client.send(heartbeat_action(epoch_s))
+        await self.client.send(heartbeat_action(epoch_s, self.heartbeat_var))
 
     async def channels(self) -> list[ChannelSnapshot]:
         """Caller channels of the contract (those with ACD_DEPT), from CoreShowChannels."""

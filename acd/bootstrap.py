@@ -1,0 +1,211 @@
+"""The one wiring point: configuration in, engine, PBX links, dispatcher and reload out."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+from acd.ami.frames import Frame
+from acd.config import ConfigError, SecretError, build_engine_spec, resolve_secret
+from acd.core import events as ev
+from acd.core.engine import Engine
+from acd.core.ids import AgentId
+from acd.runtime.dispatcher import Dispatcher
+from acd.runtime.reload import ConfigReloader, engine_applier
+from connectors.asterisk.client import AmiClient
+from connectors.asterisk.pbx import AmiPbx
+
+log = logging.getLogger("acd.service")
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+@dataclass
+class Service:
+    """Everything ``acd run`` starts, in the order it starts them."""
+
+    reloader: ConfigReloader
+    engine: Engine
+    dispatcher: Dispatcher
+    pbxs: dict[str, AmiPbx]
+    clients: list[AmiClient]
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def build_service(config_path: str, *, clock: Callable[[], float] = time.time) -> Service:
+    """Wire the service from its configuration file (secrets are read here, not before)."""
+    reloader = ConfigReloader(config_path, apply=None)
+    cfg = reloader.current.config
+    spec = build_engine_spec(cfg)
+    epoch = int(clock())
+    engine = Engine(spec, route_prefix=f"{cfg.instance.name}-{epoch}-")
+    reloader.apply = engine_applier(engine, clock=clock)
+    pbxs: dict[str, AmiPbx] = {}
+    dispatcher = Dispatcher(
+        engine=engine, pbxs=pbxs, clock=clock, config_version=lambda: reloader.current.label
+    )
+    clients = []
+    for endpoint in cfg.pbx:
+        tls = ssl.create_default_context() if endpoint.tls else None
+        hooks = _Hooks()
+        client = AmiClient(
+            name=endpoint.name,
+            host=endpoint.host,
+            port=endpoint.port,
+            username=endpoint.username,
+            secret=resolve_secret(endpoint.secret),
+            tls=tls,
+            action_id_prefix=f"acd-{cfg.instance.name}-{epoch}-{endpoint.name}",
+            on_frame=hooks.on_frame,
+            on_connected=hooks.on_connected,
+        )
+        pbx = AmiPbx(
+            name=endpoint.name,
+            client=client,
+            sink=dispatcher.submit,
+            resync=dispatcher.submit_resync,
+            heartbeat_var=endpoint.heartbeat_var,
+        )
+        hooks.pbx = pbx
+        pbxs[endpoint.name] = pbx
+        clients.append(client)
+    dispatcher.pbxs = dict(pbxs)
+    return Service(
+        reloader=reloader, engine=engine, dispatcher=dispatcher, pbxs=pbxs, clients=clients
+    )
+
+
+class _Hooks:
+    """Client callbacks bound to the PBX adapter built right after the client."""
+
+    pbx: AmiPbx
+
+    def on_frame(self, frame: Frame) -> None:
+        self.pbx.on_frame(frame)
+
+    async def on_connected(self) -> None:
+        await self.pbx.on_connected()
+
+
+async def run_service(
+    service: Service,
+    *,
+    login_all: bool = False,
+    status_every_s: float = 5.0,
+    out: TextIO | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop``): route, keep the heartbeat, reload on SIGHUP."""
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    service.reloader.install_sighup(loop)
+    d = service.dispatcher
+    if login_all:
+        now = d.clock()
+        for agent in service.engine.spec.agents:
+            d.submit(ev.AgentLoggedIn(agent=AgentId(agent.id)))
+        del now
+    service.tasks = [
+        asyncio.create_task(d.run(), name="dispatcher"),
+        asyncio.create_task(d.heartbeat(), name="heartbeat"),
+        asyncio.create_task(service.reloader.watch(), name="config-watch"),
+    ]
+    if out is not None:
+        service.tasks.append(asyncio.create_task(_status(service, out, status_every_s)))
+    for client in service.clients:
+        await client.start()
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping: no new decision, letting actions under way finish")
+        service.reloader.remove_sighup(loop)
+        await d.stop()
+        for task in service.tasks:
+            task.cancel()
+        for task in service.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for client in service.clients:
+            await client.close()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+
+
+async def _status(service: Service, out: TextIO, every_s: float) -> None:
+    """Print one line per department: waiting, longest wait, agents free, answered."""
+    while True:
+        await asyncio.sleep(every_s)
+        now = service.dispatcher.clock()
+        links = " ".join(f"{c.name}:{'up' if c.logged_in else 'down'}" for c in service.clients)
+        lines = [
+            f"-- {time.strftime('%H:%M:%S')}  PBX {links}  config {service.reloader.current.label}"
+        ]
+        for dept in service.engine.spec.departments:
+            s = service.engine.dept_stats(dept.id, now)
+            sl = "-" if s.service_level is None else f"{100 * s.service_level:.0f}%"
+            lines.append(
+                f"{dept.id:>4} waiting {s.waiting:>3}  longest {s.longest_wait_s:>5.0f}s  "
+                f"free {s.available_agents:>2}/{s.logged_in_agents:<2}  answered {s.answered:>4} "
+                f"(≤60s {sl})  abandoned {s.abandoned:>3}  overflow out {s.overflowed_out:>3} "
+                f"in {s.overflowed_in:>3}  fallback {s.fallback:>3}"
+            )
+        print("\n".join(lines), file=out, flush=True)
+
+
+def register_run(subparsers: Subparsers) -> None:
+    """``acd run -c FILE [--login-all]``: the service."""
+    cmd = subparsers.add_parser(
+        "run",
+        help="run the ACD service against the configured Asterisk servers",
+        description="Route calls: connect to every PBX of the configuration over AMI, keep "
+        "the dialplan heartbeat fresh, resync after every (re)connect, reload the overflow "
+        "rules on SIGHUP or when the file changes; SIGTERM stops taking decisions and lets "
+        "the actions under way finish.",
+    )
+    cmd.add_argument("-c", "--config", default="configs/acd.yaml", help="YAML configuration")
+    cmd.add_argument(
+        "--login-all",
+        action="store_true",
+        help="log every configured agent in at start (demonstrations and tests)",
+    )
+    cmd.add_argument("--status-every", type=float, default=5.0, help="seconds between status lines")
+    cmd.set_defaults(handler=_run_command)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        service = build_service(args.config)
+    except ConfigError as err:
+        for issue in err.issues:
+            print(issue, file=sys.stderr)
+        return 2
+    except SecretError as err:
+        print(f"{args.config}: {err}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(ImportError):
+        import uvloop  # noqa: PLC0415 - optional speed-up, used when installed
+
+        uvloop.install()
+    asyncio.run(
+        run_service(
+            service, login_all=args.login_all, status_every_s=args.status_every, out=sys.stdout
+        )
+    )
+    return 0
