@@ -31,6 +31,9 @@ class Board:
         self.spec = spec
         self.route_prefix = route_prefix
         self.depts = {d.id: d for d in spec.departments}
+        self.priorities = {p.name: p for p in spec.priorities}
+        self.eval_token = 0
+        """Token of the overflow evaluation deadline in force (see Entraide)."""
         self.queues: dict[QueueId, QueueSpec] = {q.id: q for q in spec.queues}
         _check_spec(spec, self.queues)
         self.calls: dict[CallId, Call] = {}
@@ -39,9 +42,8 @@ class Board:
         self.agent_depts: dict[AgentId, tuple[DeptId, ...]] = {}
         self.members: dict[QueueId, list[AgentId]] = {q: [] for q in self.queues}
         for order, a in enumerate(spec.agents):
-            agent = Agent(
-                spec=a, order=order, penalties={m.queue: m.penalty for m in a.memberships}
-            )
+            penalties = {m.queue: m.penalty for m in a.memberships}
+            agent = Agent(spec=a, id=a.id, order=order, penalties=penalties)
             self.agents[a.id] = agent
             for q in agent.penalties:
                 self.members[q].append(a.id)
@@ -54,7 +56,9 @@ class Board:
         for aid, depts in self.agent_depts.items():
             for d in depts:
                 self.by_state_d[d][AgentState.LOGGED_OUT] += 1
-            del aid
+            agent = self.agents[aid]
+            agent.tallies = [self.by_state_q[q] for q in agent.penalties]
+            agent.tallies += [self.by_state_d[d] for d in depts]
         self.counters_q = {q: self._counters() for q in self.queues}
         self.counters_d = {d: self._counters() for d in self.depts}
         self.deadlines = Deadlines()
@@ -72,7 +76,7 @@ class Board:
     def call_to(self, call: Call, target: CallState, now: float, reason: Reason, out: Out) -> None:
         """Move a call along its table, keeping queues, deadlines and records in step."""
         previous = call.state
-        check_call_move(previous, target, str(call.id))
+        check_call_move(previous, target, call.id)
         if previous is CallState.WAITING:
             self.waiting[call.queue].removed(call)
         call.token += 1
@@ -144,13 +148,8 @@ class Board:
     ) -> None:
         """Move an agent along its table, keeping counts, pools and records in step."""
         previous = agent.state
-        check_agent_move(previous, target, str(agent.id))
-        for q in agent.penalties:
-            counts = self.by_state_q[q]
-            counts[previous] -= 1
-            counts[target] += 1
-        for d in self.agent_depts[agent.id]:
-            counts = self.by_state_d[d]
+        check_agent_move(previous, target, agent.id)
+        for counts in agent.tallies:
             counts[previous] -= 1
             counts[target] += 1
         agent.state = target
@@ -204,7 +203,9 @@ class Board:
         waiting = self.waiting[queue]
         spec = self.queues[queue]
         while waiting.count:
-            heads = sorted(waiting.heads(self.calls), key=lambda c: (c.key, c.seq))
+            heads = list(waiting.heads(self.calls))
+            if len(heads) > 1:
+                heads.sort(key=lambda c: (c.key, c.seq))
             for call in heads:
                 allowed = spec.max_penalty_at(call.arrived_at, now)
                 agent = self.pool(queue, call.skills).best(self.agents, allowed)
@@ -242,13 +243,13 @@ class Board:
             values=(
                 ("queue", call.queue),
                 ("priority", call.priority),
-                ("wait_s", round(now - call.arrived_at, 3)),
-                ("score_s", round(now - call.key, 3)),
+                ("wait_s", now - call.arrived_at),
+                ("score_s", now - call.key),
                 ("agent_penalty", agent.penalties[call.queue]),
                 ("allowed_penalty", allowed),
-                ("idle_s", round(now - agent.idle_since, 3)),
+                ("idle_s", now - agent.idle_since),
                 ("agent_calls", agent.calls),
-                ("agent_talk_s", round(agent.talk_s, 3)),
+                ("agent_talk_s", agent.talk_s),
             ),
         )
         call.route = route
@@ -332,14 +333,19 @@ class Board:
 
     def deadline_valid(self, kind: Due, subject: str, token: int) -> bool:
         """Whether a stored deadline still concerns its subject as it is now."""
+        if kind in _CALL_DEADLINES:
+            call = self.calls.get(CallId(subject))
+            return call is not None and call.token == token
         if kind in (Due.WRAPUP_END, Due.UNPAUSE):
             agent = self.agents.get(AgentId(subject))
             return agent is not None and agent.token == token
         if kind is Due.BACKOFF_END:
             agent = self.agents.get(AgentId(subject))
             return agent is not None and agent.backoff
-        call = self.calls.get(CallId(subject))
-        return call is not None and call.token == token
+        return token == self.eval_token  # the periodic overflow evaluation
+
+
+_CALL_DEADLINES = frozenset({Due.OFFER_CHECK, Due.MAX_WAIT, Due.PENALTY_STEP})
 
 
 def _state_counts(logged_out: int) -> dict[AgentState, int]:

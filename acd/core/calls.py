@@ -42,13 +42,13 @@ class CallFlow(AgentFlow):
         if qid not in dept.queues:
             raise UnknownQueue(f"queue {qid!r} is not a queue of department {e.dept!r}")
         queue = self.queues[qid]
-        pclass = self.spec.priority(e.priority or self.spec.default_priority)
+        pclass = self.priorities.get(e.priority or self.spec.default_priority)
         values: list[tuple[str, str | int | float | bool | None]] = []
         if pclass is None:
             values.append(("unknown_priority", e.priority))
-            pclass = self.spec.priority(self.spec.default_priority)
-            assert pclass is not None  # checked when the engine was built
+            pclass = self.priorities[self.spec.default_priority]
         arrived = now if e.enqueued_at is None else min(e.enqueued_at, now)
+        own = tuple(sorted(e.skills)) if e.skills else ()
         self.seq += 1
         call = Call(
             id=e.call,
@@ -56,8 +56,8 @@ class CallFlow(AgentFlow):
             queue=qid,
             priority=pclass.name,
             head_start_s=pclass.head_start_s,
-            skills=merge_skills(queue.required_skills, tuple(sorted(e.skills))),
-            own_skills=tuple(sorted(e.skills)),
+            skills=merge_skills(queue.required_skills, own),
+            own_skills=own,
             arrived_at=arrived,
             seq=self.seq,
             caller=e.caller,
@@ -77,7 +77,7 @@ class CallFlow(AgentFlow):
             self.fallback(call, now, limit, out)
         else:
             self.dispatch_queue(qid, now, out)
-            if call.state is CallState.WAITING:
+            if call.state is CallState.WAITING and call.dept in self.rules_by_dept:
                 self.evaluate_dept(call.dept, now, out)
 
     def _limit(self, call: Call, now: float) -> Reason | None:
@@ -111,7 +111,7 @@ class CallFlow(AgentFlow):
             return
         agent = self.agents[AgentId(str(call.agent))]
         wait = now - call.arrived_at
-        reason = Reason(rule="call:answered", values=(("wait_s", round(wait, 3)),))
+        reason = Reason(rule="call:answered", values=(("wait_s", wait),))
         call.answered_at = now
         call.confirmed = True
         self.call_to(call, CallState.CONNECTED, now, reason, out)
@@ -158,7 +158,7 @@ class CallFlow(AgentFlow):
         wrapup = agent.spec.wrapup_s
         if wrapup is None:
             wrapup = self.queues[call.queue].wrapup_s
-        reason = Reason(rule="call:ended", values=(("talk_s", round(talk, 3)),))
+        reason = Reason(rule="call:ended", values=(("talk_s", talk),))
         self.call_to(call, CallState.ENDED, now, reason, out)
         agent.talk_s += talk
         self.counters_q[call.queue].on_handled(talk + wrapup)

@@ -55,7 +55,8 @@ class Engine(CallFlow):
         self.now = now
         out: Out = []
         self._handlers[type(event)](event, now, out)
-        self.schedule_evaluation(now)
+        if self.rules_by_dept and not self.eval_pending:
+            self.schedule_evaluation(now)
         return out
 
     def reconfigure_overflow(self, overflow: OverflowSpec, now: float) -> None:

@@ -58,7 +58,6 @@ class Entraide(Board):
         self.partner_loads: dict[str, PartnerLoad] = {}
         self.refused_until: dict[str, float] = {}
         self.rule_states: dict[str, RuleState] = {}
-        self.eval_token = 0
         self.eval_pending = False
         self.set_overflow(spec.overflow)
 
@@ -84,12 +83,6 @@ class Entraide(Board):
         }
         self.eval_token += 1
         self.eval_pending = False
-
-    def deadline_valid(self, kind: Due, subject: str, token: int) -> bool:
-        """The periodic evaluation is valid while the rules it was set for are in force."""
-        if kind is Due.OVERFLOW_EVAL:
-            return token == self.eval_token
-        return super().deadline_valid(kind, subject, token)
 
     def schedule_evaluation(self, now: float) -> None:
         """Keep one periodic evaluation deadline while there are rules."""

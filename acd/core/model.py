@@ -55,9 +55,12 @@ class Agent:
     """One call-taker's live state and the counters the strategies read."""
 
     spec: AgentSpec
+    id: AgentId
     order: int
     """Position in the configuration: the last tie-breaker of every strategy."""
     penalties: dict[QueueId, int] = field(default_factory=dict)
+    tallies: list[dict[AgentState, int]] = field(default_factory=list)
+    """The agents-by-state counts this agent is counted in (its queues and departments)."""
     state: AgentState = AgentState.LOGGED_OUT
     since: float = 0.0
     token: int = 0
@@ -77,11 +80,6 @@ class Agent:
     """The phone answered busy or unreachable: not offered again until ``backoff_until``."""
     backoff_until: float = 0.0
     call: CallId | None = None
-
-    @property
-    def id(self) -> AgentId:
-        """The agent's identity."""
-        return self.spec.id
 
     @property
     def routable(self) -> bool:
