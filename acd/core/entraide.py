@@ -59,6 +59,7 @@ class Entraide(Board):
         self.refused_until: dict[str, float] = {}
         self.rule_states: dict[str, RuleState] = {}
         self.eval_pending = False
+        self.round_loads: dict[str, PartnerLoad | None] | None = None
         self.set_overflow(spec.overflow)
 
     def set_overflow(self, overflow: OverflowSpec) -> None:
@@ -94,8 +95,13 @@ class Entraide(Board):
     def evaluate_all(self, now: float, out: Out) -> None:
         """Evaluate every department's rules (the periodic deadline)."""
         self.eval_pending = False
-        for dept in self.rules_by_dept:
-            self.evaluate_dept(dept, now, out)
+        # Partners' loads are read once for the whole round, until a call is sent.
+        self.round_loads = {}
+        try:
+            for dept in self.rules_by_dept:
+                self.evaluate_dept(dept, now, out)
+        finally:
+            self.round_loads = None
         self.schedule_evaluation(now)
 
     # -- loads ---------------------------------------------------------------------------
@@ -149,7 +155,8 @@ class Entraide(Board):
         if not rules:
             return
         load = self.dept_load(dept, now)
-        scan = _Scan()  # partner loads and verdicts, read once per evaluation
+        # Partner loads and verdicts, read once per evaluation (loads once per round).
+        scan = _Scan(loads=self.round_loads if self.round_loads is not None else {})
         for rule in rules:
             seen: Seen = []
             fired = holds(rule.when, load, now, seen)
@@ -345,6 +352,10 @@ class Entraide(Board):
         self, call: Call, partner: str, now: float, reason: Reason, out: Out
     ) -> None:
         """Move the call into an internal department's queue, or out to an external SAMU."""
+        if self.round_loads is not None:
+            # Loads changed: the next departments of the round read them again, while this
+            # batch keeps its snapshot and charges it with the calls it sends.
+            self.round_loads = {}
         external = self.externals.get(partner)
         if external is None:
             self._move(call, DeptId(partner), now, reason, out)
