@@ -1,0 +1,1 @@
+"""Tests of the fake Asterisk over real TCP on loopback."""
