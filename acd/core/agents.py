@@ -31,21 +31,21 @@ class AgentFlow(Entraide):
         """Free the agent a route failed to reach; pause or hold back as the cause says."""
         if cause is ev.RouteFailure.NO_ANSWER and self.spec.no_answer_pause:
             agent.call = None
-            if agent.pending_logout:
+            if agent.pending_logout or agent.pending_pause is not None:
+                # A pause or logout the ARM asked for wins over the automatic pause.
                 self.make_available(agent, now, _NO_ANSWER, out)
                 return
             agent.pause_reason = "no-answer"
-            agent.pending_pause = None
             self.agent_to(agent, AgentState.PAUSED, now, _NO_ANSWER, out)
             if self.spec.no_answer_pause_s is not None:
                 at = now + self.spec.no_answer_pause_s
                 self.deadlines.add(at, Due.UNPAUSE, agent.id, agent.token)
             return
-        if cause is not ev.RouteFailure.REFUSED:
-            # Busy, unreachable or unanswered phone: not rung again before the retry delay.
-            agent.backoff = True
-            agent.backoff_until = now + self.spec.busy_retry_s
-            self.deadlines.add(agent.backoff_until, Due.BACKOFF_END, agent.id, 0)
+        # Busy, unreachable, refused or unanswered: the phone is held back before it rings
+        # again, so the caller goes to someone else rather than back to the same phone.
+        agent.backoff = True
+        agent.backoff_until = now + self.spec.busy_retry_s
+        self.deadlines.add(agent.backoff_until, Due.BACKOFF_END, agent.id, 0)
         self.make_available(agent, now, Reason(rule=f"route-failed:{cause}"), out)
 
     def _logged_in(self, e: ev.AgentLoggedIn, now: float, out: Out) -> None:
@@ -75,6 +75,7 @@ class AgentFlow(Entraide):
             agent.pending_pause = e.reason
         elif state is AgentState.PAUSED:
             agent.pause_reason = e.reason
+            agent.token += 1  # a chosen pause cancels the no-answer pause's automatic end
         else:
             check_logged_in(agent)
             agent.pause_reason = e.reason

@@ -183,6 +183,7 @@ class CallFlow(AgentFlow):
             agent = self.agents[AgentId(str(call.agent))]
             call.agent = None
             self.call_to(call, CallState.WAITING, now, reason, out)
+        call.partner = None
         self.call_to(call, CallState.FALLBACK, now, reason, out)
         if agent is not None:
             self.make_available(agent, now, reason, out)

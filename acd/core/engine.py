@@ -10,7 +10,7 @@ from acd.core.board import Out
 from acd.core.calls import CallFlow
 from acd.core.commands import Command, Reason, VerifyRoute
 from acd.core.entraide import PartnerLoad
-from acd.core.errors import UnknownQueue
+from acd.core.errors import InvalidSpec, UnknownQueue
 from acd.core.ids import AgentId, CallId, QueueId
 from acd.core.model import AgentView, Call, CallView
 from acd.core.overflow import OverflowSpec
@@ -62,8 +62,19 @@ class Engine(CallFlow):
     def reconfigure_overflow(self, overflow: OverflowSpec, now: float) -> None:
         """Replace the overflow rules and partners at once (hot reload); calls keep state.
 
-        The new rules decide from the next evaluation on, one period after ``now``.
+        The new rules decide from the next evaluation on, one period after ``now``. Rules
+        naming a department or partner this engine does not have are refused whole
+        (``InvalidSpec``), and the running rules stay: departments change at a restart.
         """
+        externals = {p.id for p in overflow.partners}
+        problems = [
+            f"rule {r.id}: department {name} is not running here"
+            for r in overflow.rules
+            for name in (r.dept, *r.partners)
+            if name not in self.depts and name not in externals
+        ]
+        if problems:
+            raise InvalidSpec("; ".join(problems))
         self.set_overflow(overflow)
         self.schedule_evaluation(max(now, self.now))
 

@@ -33,7 +33,8 @@ CALL_TRANSITIONS: dict[CallState, frozenset[CallState]] = {
     _O: frozenset({_C, _W, CallState.ABANDONED}),
     _C: frozenset({CallState.ENDED}),
     # Back to WAITING: the partner refused or could not be reached; same place.
-    _OVF: frozenset({CallState.OVERFLOWED, _W, CallState.ABANDONED}),
+    # FALLBACK: the partner's line failed and the dialplan's fallback took the caller.
+    _OVF: frozenset({CallState.OVERFLOWED, _W, CallState.ABANDONED, CallState.FALLBACK}),
     CallState.ENDED: frozenset(),
     CallState.OVERFLOWED: frozenset(),
     CallState.ABANDONED: frozenset(),

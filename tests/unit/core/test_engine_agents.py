@@ -73,14 +73,41 @@ def test_busy_or_unreachable_phone_is_skipped_and_the_call_goes_to_another(
     assert driver.engine.agent(offer.agent).backoff
 
 
-def test_refused_redirect_frees_the_agent_without_backoff(driver: Driver) -> None:
-    """A redirect the PBX refused is no fault of the phone: the agent stays routable."""
-    login(driver, "75-a0")
+def test_refused_route_goes_to_another_agent_not_back_to_the_same_phone(
+    driver: Driver,
+) -> None:
+    """A route refused or found failed is not retried at once on the same phone."""
+    login(driver, "75-a0", "75-a1")
     offer = only_offer(arrive(driver, 1))
     out = driver.send(
         ev.RouteFailed(call=offer.call, route=offer.route, cause=ev.RouteFailure.REFUSED)
     )
-    assert only_offer(out).agent == aid("75-a0")
+    assert only_offer(out).agent == aid("75-a1")
+    assert driver.engine.agent(offer.agent).backoff
+
+
+def test_a_chosen_pause_cancels_the_automatic_end_of_a_no_answer_pause() -> None:
+    """Paused 'no-answer' then 'repas': the no-answer auto-unpause no longer applies."""
+    d = Driver(Engine(simple_spec(agents_per_dept=1, engine={"no_answer_pause_s": 30.0})))
+    login(d, "75-a0")
+    offer = only_offer(arrive(d, 1))
+    d.send(ev.RouteFailed(call=offer.call, route=offer.route, cause=ev.RouteFailure.NO_ANSWER))
+    d.send(ev.AgentPaused(agent=aid("75-a0"), reason="repas"), after=5)
+    no_offer(d.advance(d.now + 60))
+    agent = d.engine.agent(aid("75-a0"))
+    assert (agent.state, agent.pause_reason) == (AgentState.PAUSED, "repas")
+
+
+def test_pause_asked_while_ringing_survives_a_ring_no_answer() -> None:
+    """The ARM asked a pause while the phone rang: it is that pause, not 'no-answer'."""
+    d = Driver(Engine(simple_spec(agents_per_dept=1, engine={"no_answer_pause_s": 30.0})))
+    login(d, "75-a0")
+    offer = only_offer(arrive(d, 1))
+    d.send(ev.AgentPaused(agent=aid("75-a0"), reason="repas"))
+    d.send(ev.RouteFailed(call=offer.call, route=offer.route, cause=ev.RouteFailure.NO_ANSWER))
+    no_offer(d.advance(d.now + 60))
+    agent = d.engine.agent(aid("75-a0"))
+    assert (agent.state, agent.pause_reason) == (AgentState.PAUSED, "repas")
 
 
 def test_device_busy_agent_is_not_offered_until_free(driver: Driver) -> None:

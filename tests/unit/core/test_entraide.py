@@ -320,3 +320,13 @@ def test_reloaded_rules_change_decisions_from_the_next_evaluation() -> None:
     out = d.advance(d.now + 1.0)
     assert [m.call for m in _moves(out)] == [cid(1)]
     assert d.engine.call_state(cid(2)) is CallState.WAITING
+
+
+def test_fallback_while_overflowing_ends_the_call_in_fallback() -> None:
+    """The partner's line failed unseen and the dialplan fell back: the call ends there."""
+    d = _driver(_rule(partners=("samu-60",)), externals=(replace(SAMU60, accept_blind=True),))
+    arrive(d, 1)
+    [call] = _of(arrive(d, 2, after=1), OverflowCall)
+    d.send(ev.CallFellBack(call=call.call), after=30)
+    assert d.engine.call_state(call.call) is CallState.FALLBACK
+    assert d.engine.dept_stats(D75, d.now).fallback == 1
