@@ -68,10 +68,11 @@ class Translator:
         if reader is None:
             return []
         try:
-            return [reader(self, frame)]
+            event = reader(self, frame)
         except (ValueError, KeyError):
             self.unreadable += 1
             return []
+        return [] if event is None else [event]
 
     def _waiting(self, f: Frame) -> ev.Event:
         dept = f.get("Dept")
@@ -92,8 +93,13 @@ class Translator:
     def _answered(self, f: Frame) -> ev.Event:
         return ev.CallAnswered(call=self._call(f, "CallerUniqueid"), route=_route(f))
 
-    def _route_failed(self, f: Frame) -> ev.Event:
-        cause = DIAL_STATUS[f.get("DialStatus", "")]
+    def _route_failed(self, f: Frame) -> ev.Event | None:
+        status = f.get("DialStatus", "")
+        if status == "CANCEL":
+            return None  # the caller hung up during the ring: the hangup settles it
+        # Any other status (INVALIDARGS, DONTCALL, empty, ...) means this phone could not
+        # be reached: treated as unavailable, so the ARM is held back before a retry.
+        cause = DIAL_STATUS.get(status, ev.RouteFailure.UNAVAILABLE)
         return ev.RouteFailed(call=self._call(f), route=_route(f), cause=cause)
 
     def _overflow_answered(self, f: Frame) -> ev.Event:

@@ -109,7 +109,6 @@ def test_hangup_of_a_caller_channel_is_read_and_others_are_not() -> None:
     [
         user_event("ACDWaiting", ("Prio", "normal")),  # no Dept
         user_event("ACDRouted"),  # no RouteId
-        user_event("ACDRouteFailed", ("RouteId", "r1"), ("DialStatus", "CANCEL")),
         Frame.from_pairs([("Event", "UserEvent"), ("UserEvent", "ACDRouted"), ("RouteId", "r")]),
     ],
 )
@@ -128,6 +127,7 @@ def test_foreign_and_noise_events_give_nothing() -> None:
         Frame.from_pairs([("Event", "Newexten"), *SNAPSHOT]),
         user_event("SomethingElse"),
         user_event("ACDRouteRefused", ("RouteId", "r1"), ("State", "fallback")),
+        user_event("ACDRouteFailed", ("RouteId", "r1"), ("DialStatus", "CANCEL")),
     ):
         assert t.events(frame) == []
     assert t.unreadable == 0
@@ -186,3 +186,13 @@ def test_heartbeat_is_a_global_setvar_in_whole_seconds() -> None:
     assert _names([heartbeat_action(1795923779.8)]) == [
         ("Setvar", "Variable=ACD_HEARTBEAT", "Value=1795923779")
     ]
+
+
+@pytest.mark.parametrize("status", ["INVALIDARGS", "DONTCALL", ""])
+def test_other_dial_statuses_count_as_an_unreachable_phone(status: str) -> None:
+    """A DIALSTATUS outside the usual ones holds the phone back instead of being dropped."""
+    frame = user_event("ACDRouteFailed", ("RouteId", "r1"), ("DialStatus", status))
+    [event] = Translator("pbx1").events(frame)
+    assert event == ev.RouteFailed(
+        call=CALL, route=RouteId("r1"), cause=ev.RouteFailure.UNAVAILABLE
+    )
