@@ -12,9 +12,10 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from acd.ami.frames import Frame
+from acd.ami.translate import HEARTBEAT_VAR
 from acd.config import ConfigError, SecretError, build_engine_spec, resolve_secret
 from acd.core import events as ev
 from acd.core.engine import Engine
@@ -56,33 +57,62 @@ def build_service(config_path: str, *, clock: Callable[[], float] = time.time) -
     )
     clients = []
     for endpoint in cfg.pbx:
-        tls = ssl.create_default_context() if endpoint.tls else None
-        hooks = _Hooks()
-        client = AmiClient(
+        pbx = connect_pbx(
             name=endpoint.name,
             host=endpoint.host,
             port=endpoint.port,
             username=endpoint.username,
             secret=resolve_secret(endpoint.secret),
-            tls=tls,
+            tls=ssl.create_default_context() if endpoint.tls else None,
             action_id_prefix=f"acd-{cfg.instance.name}-{epoch}-{endpoint.name}",
-            on_frame=hooks.on_frame,
-            on_connected=hooks.on_connected,
-        )
-        pbx = AmiPbx(
-            name=endpoint.name,
-            client=client,
-            sink=dispatcher.submit,
-            resync=dispatcher.submit_resync,
+            dispatcher=dispatcher,
             heartbeat_var=endpoint.heartbeat_var,
         )
-        hooks.pbx = pbx
         pbxs[endpoint.name] = pbx
-        clients.append(client)
+        clients.append(pbx.client)
     dispatcher.pbxs = dict(pbxs)
     return Service(
         reloader=reloader, engine=engine, dispatcher=dispatcher, pbxs=pbxs, clients=clients
     )
+
+
+def connect_pbx(
+    *,
+    name: str,
+    host: str,
+    port: int,
+    username: str,
+    secret: str,
+    action_id_prefix: str,
+    dispatcher: Dispatcher,
+    tls: ssl.SSLContext | None = None,
+    heartbeat_var: str = HEARTBEAT_VAR,
+    **client_options: Any,
+) -> AmiPbx:
+    """One PBX link: an AMI client whose frames and logins feed the dispatcher."""
+    hooks = _Hooks()
+    client = AmiClient(
+        name=name,
+        host=host,
+        port=port,
+        username=username,
+        secret=secret,
+        tls=tls,
+        action_id_prefix=action_id_prefix,
+        on_frame=hooks.on_frame,
+        on_connected=hooks.on_connected,
+        **client_options,
+    )
+    hooks.pbx = AmiPbx(
+        name=name,
+        client=client,
+        sink=dispatcher.submit,
+        resync=dispatcher.submit_resync,
+        routes=dispatcher.routes_in_force,
+        on_login=dispatcher.beat_now,
+        heartbeat_var=heartbeat_var,
+    )
+    return hooks.pbx
 
 
 class _Hooks:

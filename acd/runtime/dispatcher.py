@@ -15,13 +15,15 @@ from acd.core.commands import (
     Command,
     OfferCall,
     OverflowCall,
+    Reason,
     SendToFallback,
     VerifyRoute,
 )
 from acd.core.engine import Engine
-from acd.core.errors import CoreError
+from acd.core.errors import CoreError, UnknownQueue
+from acd.core.ids import CallId, RouteId
 from acd.ports import ChannelSnapshot, Journal, Pbx, PbxCommand, WallClock
-from acd.runtime.resync import resync_events
+from acd.runtime.resync import resync_events, stranded_fallbacks
 
 log = logging.getLogger("acd.dispatcher")
 
@@ -34,6 +36,9 @@ class DispatcherStats:
 
     events: int = 0
     rejected: int = 0
+    errors: int = 0
+    unplaced: int = 0
+    refallbacks: int = 0
     commands: int = 0
     pbx_actions: int = 0
     pbx_failures: int = 0
@@ -45,6 +50,7 @@ class DispatcherStats:
 class _Resync:
     pbx: str
     channels: list[ChannelSnapshot]
+    routes_before: frozenset[str] | None
 
 
 class Dispatcher:
@@ -76,7 +82,9 @@ class Dispatcher:
         self._inbox: asyncio.Queue[ev.Event | _Resync] = asyncio.Queue(inbox_size)
         self._actions: set[asyncio.Task[None]] = set()
         self._accepting = True
-        self._wake = asyncio.Event()
+        self._run_task: asyncio.Task[None] | None = None
+        self._heartbeating = False
+        self._unplaced_seq = 0
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -90,14 +98,24 @@ class Dispatcher:
             log.error("dispatcher inbox full (%d): event dropped", self._inbox.maxsize)
             self.stats.rejected += 1
 
-    def submit_resync(self, pbx: str, channels: list[ChannelSnapshot]) -> None:
+    def submit_resync(
+        self,
+        pbx: str,
+        channels: list[ChannelSnapshot],
+        routes_before: frozenset[str] | None = None,
+    ) -> None:
         """Queue a resync with a PBX's channels, handled in order with the events."""
-        self._inbox.put_nowait(_Resync(pbx, channels))
+        self._inbox.put_nowait(_Resync(pbx, channels, routes_before))
+
+    def routes_in_force(self) -> frozenset[str]:
+        """The routes of the live calls now (taken just before a PBX's channels are read)."""
+        return frozenset(c.route for c in self.engine.live_calls() if c.route is not None)
 
     # -- the loop ------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Feed the engine until stopped: events as they come, ticks at its deadlines."""
+        self._run_task = asyncio.current_task()
         while self._accepting:
             deadline = self.engine.next_deadline()
             now = self.clock()
@@ -133,16 +151,44 @@ class Dispatcher:
             commands = self.engine.handle(event, now)
         except CoreError as err:
             self.stats.rejected += 1
-            log.debug("event %s rejected: %s (%s)", type(event).__name__, err, err.slug)
+            if isinstance(event, ev.CallArrived) and isinstance(err, UnknownQueue):
+                self._unplaced(event, err)
+            else:
+                log.debug("event %s rejected: %s (%s)", type(event).__name__, err, err.slug)
+            return
+        except Exception:
+            # A bug must not stop routing (nor leave the heartbeat saying all is well).
+            self.stats.errors += 1
+            log.exception("engine failed on %s: event skipped", type(event).__name__)
             return
         self.stats.events += 1
         for listener in self.listeners:
             listener(event, commands)
         self._run(commands)
 
+    def _unplaced(self, event: ev.CallArrived, err: CoreError) -> None:
+        """A caller the configuration cannot place: straight to the dialplan's fallback."""
+        self.stats.unplaced += 1
+        self._unplaced_seq += 1
+        log.error("caller %s cannot be placed (%s): sent to the fallback", event.call, err)
+        reason = Reason(rule="unplaced", values=(("dept", event.dept), ("error", err.slug)))
+        self._send_fallback(event.call, f"unplaced-{self._unplaced_seq}", reason)
+
+    def _send_fallback(self, call: CallId, route: str, reason: Reason) -> None:
+        cmd = SendToFallback(call=call, route=RouteId(route), reason=reason)
+        if self.journal is not None:
+            self.journal.record(cmd, config_version=self.config_version())
+        self._spawn(cmd)
+
     def _resync(self, item: _Resync) -> None:
         self.stats.resyncs += 1
-        events = resync_events(item.pbx, self.engine.live_calls(), item.channels)
+        for call in stranded_fallbacks(item.pbx, item.channels, self.engine.call_state):
+            self.stats.refallbacks += 1
+            log.warning("caller %s still waiting after its fallback: sent again", call)
+            self._send_fallback(call, f"refallback-{call}", Reason(rule="resync:fallback"))
+        events = resync_events(
+            item.pbx, self.engine.live_calls(), item.channels, item.routes_before
+        )
         log.info(
             "resync with %s: %d channel(s), %d correction(s)",
             item.pbx,
@@ -189,11 +235,34 @@ class Dispatcher:
             self.submit(event)
 
     async def heartbeat(self, every_s: float = 1.0) -> None:
-        """Refresh every PBX's dialplan heartbeat while running (the active instance only)."""
-        while self._accepting:
-            for pbx in self.pbxs.values():
-                try:
-                    await pbx.heartbeat(self.clock())
-                except Exception as err:  # a PBX link down must not stop the others
-                    log.warning("heartbeat to %s failed: %s", pbx.name, err)
-            await asyncio.sleep(every_s)
+        """Refresh every PBX's dialplan heartbeat while routing (the active instance only).
+
+        The heartbeat says "calls are being routed": it stops as soon as the dispatcher's
+        loop is gone, so the dialplan fails open instead of keeping callers waiting. Each
+        PBX is beaten on its own, with a timeout, so a stuck PBX never ages another's.
+        """
+        self._heartbeating = True
+        try:
+            while self._accepting:
+                if self._routing():
+                    await asyncio.gather(*(self._beat(p, every_s) for p in self.pbxs.values()))
+                else:
+                    log.error("dispatcher not running: heartbeat withheld, callers fail open")
+                await asyncio.sleep(every_s)
+        finally:
+            self._heartbeating = False
+
+    async def beat_now(self, pbx_name: str) -> None:
+        """Beat one PBX at once (after its login: a restarted PBX has no heartbeat yet)."""
+        pbx = self.pbxs.get(pbx_name)
+        if pbx is not None and self._heartbeating and self._routing():
+            await self._beat(pbx, 1.0)
+
+    def _routing(self) -> bool:
+        return self._run_task is not None and not self._run_task.done()
+
+    async def _beat(self, pbx: Pbx, timeout_s: float) -> None:
+        try:
+            await asyncio.wait_for(pbx.heartbeat(self.clock()), timeout_s * 0.9)
+        except Exception as err:  # one PBX down must not stop the others
+            log.warning("heartbeat to %s failed: %s", pbx.name, err or type(err).__name__)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from acd.config import AcdConfig, ConfigError, build_engine_spec, load_config
 from acd.core.engine import Engine
+from acd.core.errors import CoreError
 
 log = logging.getLogger("acd.reload")
 
@@ -89,9 +90,15 @@ class ConfigReloader:
             self.last = ReloadOutcome(status="unchanged", version=cfg.version)
             return self.last
         new = LoadedConfig(config=cfg, version=cfg.version, loaded_at=self._clock())
-        old, self.current = self.current, new
         if self.apply is not None:
-            self.apply(new, old)
+            try:
+                self.apply(new, self.current)
+            except CoreError as err:
+                message = f"{self.path}: cannot apply to the running service: {err}"
+                log.error("configuration rejected, the running one stays: %s", message)
+                self.last = ReloadOutcome(status="rejected", version=None, errors=(message,))
+                return self.last
+        old, self.current = self.current, new
         log.info("configuration %s applied (was %s)", new.label, old.label)
         self.last = ReloadOutcome(status="applied", version=new.version)
         return self.last

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from acd.ami.translate import channel_of, route_truth
 from acd.core import events as ev
-from acd.core.ids import DeptId, call_id
+from acd.core.ids import CallId, DeptId, call_id
 from acd.core.model import CallView
 from acd.core.states import CallState
 from acd.ports import ChannelSnapshot
 
 
 def resync_events(
-    pbx: str, live: list[CallView], channels: list[ChannelSnapshot]
+    pbx: str,
+    live: list[CallView],
+    channels: list[ChannelSnapshot],
+    routes_before: frozenset[str] | None = None,
 ) -> list[ev.Event]:
     """The events that bring the engine in line with the PBX, without any action.
 
@@ -19,12 +24,19 @@ def resync_events(
     the contract's loop are adopted with their original enqueue time; a route or overflow
     whose outcome was missed is settled from ACD_STATE and the bridge. Every event is one
     the engine treats idempotently, so live events replayed after it do no harm.
+
+    ``routes_before``: the routes in force when the channels were read. A route decided
+    after that (the snapshot cannot show it yet) is left alone, or a caller being
+    redirected right now would be read as still waiting and offered twice.
     """
     present = {c.uniqueid: c for c in channels}
     out: list[ev.Event] = []
     for call in live:
         ch = channel_of(call.id)
         if ch.pbx != pbx:
+            continue
+        decided_since = routes_before is not None and call.route not in routes_before
+        if call.route is not None and decided_since:
             continue
         snap = present.get(ch.uniqueid)
         if snap is None:
@@ -57,3 +69,19 @@ def _settle(call: CallView, snap: ChannelSnapshot) -> list[ev.Event]:
     return route_truth(
         call.id, call.route, overflow=overflow, state=snap.state, bridged=snap.bridged
     )
+
+
+def stranded_fallbacks(
+    pbx: str, channels: list[ChannelSnapshot], state_of: Callable[[CallId], CallState | None]
+) -> list[CallId]:
+    """Callers the engine sent to fallback whose redirect never landed: still waiting.
+
+    The engine ended them as fallback; the PBX still has them in the waiting loop (the
+    redirect was lost with the link). Sending them to fallback again is what was decided.
+    """
+    return [
+        cid
+        for snap in channels
+        if snap.state == "waiting"
+        and state_of(cid := call_id(pbx, snap.uniqueid)) is CallState.FALLBACK
+    ]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from acd.ami import actions as act
 from acd.ami.frames import Frame
@@ -43,7 +42,9 @@ class AmiPbx:
         name: str,
         client: AmiClient,
         sink: Callable[[ev.Event], None],
-        resync: Callable[[str, list[ChannelSnapshot]], None],
+        resync: Callable[[str, list[ChannelSnapshot], frozenset[str] | None], None],
+        routes: Callable[[], frozenset[str]] | None = None,
+        on_login: Callable[[str], Awaitable[None]] | None = None,
         heartbeat_var: str = HEARTBEAT_VAR,
     ) -> None:
         self.name = name
@@ -52,25 +53,36 @@ class AmiPbx:
         self.translator = Translator(name)
         self._sink = sink
         self._resync = resync
+        self._routes = routes
+        self._on_login = on_login
         self.restarts = 0
 
     # -- events in -------------------------------------------------------------------------
 
     def on_frame(self, frame: Frame) -> None:
-        """Client callback: contract events to the engine; a PBX restart triggers a resync."""
+        """Client callback: contract events to the engine.
+
+        A PBX restart drops the AMI link: the login that follows resyncs (its calls are
+        gone from the channel list, so the engine ends them).
+        """
         for event in self.translator.events(frame):
             self._sink(event)
-        if frame.kind == "FullyBooted" and frame.get("Uptime", "1") in ("0", ""):
+        if frame.kind == "Shutdown":
             self.restarts += 1
-            asyncio.get_running_loop().create_task(self.on_connected())
-        elif frame.kind == "Shutdown":
             log.warning("PBX %s is shutting down: its calls will be resynced", self.name)
 
     async def on_connected(self) -> None:
-        """Client hook after every login: read the channels and resync before new events."""
+        """Client hook after every login: beat, read the channels, resync before new events.
+
+        The routes in force are noted before the channels are read: a route decided while
+        they are read is not judged by a snapshot that cannot show it yet.
+        """
+        if self._on_login is not None:
+            await self._on_login(self.name)  # a restarted PBX has an empty heartbeat
+        before = self._routes() if self._routes is not None else None
         channels = await self.channels()
         log.info("PBX %s: %d caller channel(s) at login", self.name, len(channels))
-        self._resync(self.name, channels)
+        self._resync(self.name, channels, before)
 
     # -- decisions out ---------------------------------------------------------------------
 

@@ -193,3 +193,24 @@ async def test_file_change_is_picked_up_by_the_watcher(tmp_path: Path) -> None:
 
 def _version(waiting: int) -> str:
     return config_version(with_threshold(waiting).encode("utf-8"))
+
+
+def test_rules_for_a_department_the_service_does_not_run_wait_for_a_restart(
+    tmp_path: Path,
+) -> None:
+    """A new department with its rule: the rule cannot apply live, the running ones stay."""
+    path, engine, _clock, reloader = _setup(tmp_path, waiting=50)
+    before = reloader.current.version
+    rules_before = engine.overflow.rules
+    text = with_threshold(2).replace(
+        '  - id: "92"\n',
+        '  - id: "60"\n    name: SAMU 60\n    queues:\n      - id: 60-general\n  - id: "92"\n',
+        1,
+    )
+    text = text.replace('partners: ["92"]', 'partners: ["60"]')
+    path.write_text(text, encoding="utf-8")
+    outcome = reloader.reload()
+    assert outcome.status == "rejected", outcome
+    assert "60" in outcome.errors[0]
+    assert reloader.current.version == before
+    assert engine.overflow.rules == rules_before

@@ -11,7 +11,7 @@ from acd.core.ids import AgentId, CallId, DeptId, RouteId
 from acd.core.states import CallState
 from acd.core.testing import offers, simple_spec
 from acd.ports import ChannelSnapshot
-from acd.runtime.resync import resync_events
+from acd.runtime.resync import resync_events, stranded_fallbacks
 
 NOW = 1_780_000_000.0
 
@@ -60,7 +60,7 @@ def test_channels_in_fallback_or_routing_are_not_adopted() -> None:
     [
         ("routing:r1", True, CallState.CONNECTED),
         ("routing:r1", False, CallState.OFFERED),
-        ("waiting", False, CallState.OFFERED),  # back at its place, offered anew
+        ("waiting", False, CallState.WAITING),  # back at its place; that phone rests
         ("fallback", False, CallState.FALLBACK),
     ],
 )
@@ -75,7 +75,7 @@ def test_an_offer_in_doubt_is_settled_by_the_channel_state(
     events = resync_events("pbx1", engine.live_calls(), [snap("1", state, bridged=bridged)])
     again = [o for e in events for o in offers(engine.handle(e, NOW + 5))]
     assert engine.call_state(CallId("pbx1/1")) is expected
-    assert [o.route for o in again] == ([RouteId("r2")] if state == "waiting" else [])
+    assert again == []
 
 
 def test_route_truth_for_an_overflow_in_doubt() -> None:
@@ -93,3 +93,25 @@ def test_route_truth_ignores_another_routes_state() -> None:
     """A channel routing under another route id proves nothing about this one."""
     call = CallId("pbx1/1")
     assert route_truth(call, RouteId("r1"), overflow=False, state="routing:r2", bridged=True) == []
+
+
+def test_a_route_decided_after_the_snapshot_is_not_judged_by_it() -> None:
+    """The channels were read before the offer: the caller shows 'waiting', no re-offer."""
+    engine = Engine(simple_spec())
+    before = frozenset[str]()
+    engine.handle(ev.AgentLoggedIn(agent=AgentId("75-a0")), NOW)
+    engine.handle(ev.CallArrived(call=CallId("pbx1/1"), dept=DeptId("75")), NOW)
+    assert engine.call_state(CallId("pbx1/1")) is CallState.OFFERED
+    assert resync_events("pbx1", engine.live_calls(), [snap("1")], before) == []
+    assert resync_events("pbx1", engine.live_calls(), [snap("1")], frozenset({"r1"})) != []
+
+
+def test_a_fallback_lost_with_the_link_is_found_again() -> None:
+    """Ended as fallback by the engine but still waiting on the PBX: sent again."""
+    engine = Engine(simple_spec(queue={"max_wait_s": 10.0}))
+    engine.handle(ev.CallArrived(call=CallId("pbx1/1"), dept=DeptId("75")), NOW)
+    engine.handle(ev.Tick(), NOW + 11)
+    assert engine.call_state(CallId("pbx1/1")) is CallState.FALLBACK
+    stranded = stranded_fallbacks("pbx1", [snap("1"), snap("2")], engine.call_state)
+    assert stranded == [CallId("pbx1/1")]
+    assert stranded_fallbacks("pbx1", [snap("1", "fallback")], engine.call_state) == []
