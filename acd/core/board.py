@@ -37,6 +37,10 @@ class Board:
         self.queues: dict[QueueId, QueueSpec] = {q.id: q for q in spec.queues}
         _check_spec(spec, self.queues)
         self.calls: dict[CallId, Call] = {}
+        self.overflowing: dict[CallId, str] = {}
+        """Calls on their way to an external partner, and which one."""
+        self.in_flight: dict[str, int] = {}
+        """How many calls each external partner is being sent now (charged in look-ahead)."""
         self.ended: dict[CallId, CallState] = {}
         self.agents: dict[AgentId, Agent] = {}
         self.agent_depts: dict[AgentId, tuple[DeptId, ...]] = {}
@@ -79,6 +83,10 @@ class Board:
         check_call_move(previous, target, call.id)
         if previous is CallState.WAITING:
             self.waiting[call.queue].removed(call)
+        elif previous is CallState.OVERFLOWING:
+            partner = self.overflowing.pop(call.id, None)
+            if partner is not None:
+                self.in_flight[partner] -= 1
         call.token += 1
         call.state = target
         if target is CallState.WAITING:

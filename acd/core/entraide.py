@@ -340,7 +340,13 @@ class Entraide(Board):
         sent: int,
         now: float,
     ) -> str | None:
-        """Why ``pid`` cannot take a call now, or ``None`` if it can."""
+        """Why ``pid`` cannot take a call now, or ``None`` if it can.
+
+        An external partner is charged with every call on its way to it, not only those of
+        this evaluation: its published load cannot show them yet.
+        """
+        if pid in self.externals:
+            sent = self.in_flight.get(pid, 0)
         if self.refused_until.get(pid, float("-inf")) > now:
             return "refused-recently"
         if load is None:
@@ -363,6 +369,8 @@ class Entraide(Board):
         call.route = self.new_route()
         call.partner = partner
         self.call_to(call, CallState.OVERFLOWING, now, reason, out)
+        self.overflowing[call.id] = partner
+        self.in_flight[partner] = self.in_flight.get(partner, 0) + 1
         at = now + self.queues[call.queue].ring_timeout_s + self.spec.offer_guard_s
         self.deadlines.add(at, Due.OFFER_CHECK, call.id, call.token)
         out.append(

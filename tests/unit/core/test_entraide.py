@@ -330,3 +330,30 @@ def test_fallback_while_overflowing_ends_the_call_in_fallback() -> None:
     d.send(ev.CallFellBack(call=call.call), after=30)
     assert d.engine.call_state(call.call) is CallState.FALLBACK
     assert d.engine.dept_stats(D75, d.now).fallback == 1
+
+
+def test_calls_on_their_way_to_a_partner_are_charged_to_its_load() -> None:
+    """One free ARM published: four saturating arrivals send one call, not four."""
+    d = _driver(_rule(partners=("samu-60",)), externals=(SAMU60,))
+    d.send(
+        ev.PartnerLoadReported(
+            partner="samu-60", waiting=0, available_agents=1, estimated_wait_s=5.0, at=d.now
+        )
+    )
+    arrive(d, 0)
+    for n in range(1, 5):
+        arrive(d, n, after=0.1)
+    assert len(_of(d.log, OverflowCall)) == 1
+    [sent] = _of(d.log, OverflowCall)
+    d.send(ev.OverflowFailed(call=sent.call, route=sent.route, cause=ev.RouteFailure.BUSY))
+    assert d.engine.in_flight["samu-60"] == 0
+
+
+def test_a_blind_partner_gets_at_most_a_batch_in_flight() -> None:
+    """Load unknown, accept_blind: no more calls on their way than one evaluation's batch."""
+    d = _driver(_rule(partners=("samu-60",)), externals=(replace(SAMU60, accept_blind=True),))
+    arrive(d, 0)
+    for n in range(1, 6):
+        arrive(d, n, after=0.1)
+    d.advance(d.now + 3)
+    assert len(_of(d.log, OverflowCall)) == 1
