@@ -20,6 +20,7 @@ def cross_check(cfg: AcdConfig) -> list[Problem]:
         *_defaults(cfg),
         *_departments(cfg),
         *_agents(cfg),
+        *_skills_reachable(cfg),
         *overflow_problems(cfg),
     ]
 
@@ -128,6 +129,32 @@ def _agents(cfg: AcdConfig) -> list[Problem]:
     dept_of_queue = {q: dept for dept, queues in queues_of.items() for q in queues}
     for i, agent in enumerate(agents):
         problems += _serves(("agents", i), agent, queues_of, dept_of_queue)
+    return problems
+
+
+def _skills_reachable(cfg: AcdConfig) -> list[Problem]:
+    """A queue's required skills must be held by at least one agent serving it."""
+    problems = []
+    for i, dept in enumerate(cfg.departments):
+        for j, queue in enumerate(dept.queues):
+            need = queue.required_skills
+            if not need:
+                continue
+            members = [
+                a
+                for a in cfg.agents
+                for s in a.serves
+                if s.dept == dept.id and (s.queues is None or queue.id in s.queues)
+            ]
+            if not any(all(a.skills.get(k, -1) >= v for k, v in need.items()) for a in members):
+                wanted = ", ".join(f"{k} ≥ {v}" for k, v in sorted(need.items()))
+                problems.append(
+                    Problem(
+                        loc=("departments", i, "queues", j, "required_skills"),
+                        message=f"no agent serving queue '{queue.id}' has {wanted}: "
+                        "its calls could never be offered",
+                    )
+                )
     return problems
 
 

@@ -171,7 +171,8 @@ class AgentConfig(Model):
 
     id: Ident
     name: Text
-    endpoint: str = Field(pattern=r"^[A-Za-z0-9_-]+/\S+$")
+    endpoint: str = Field(pattern=r"^[A-Za-z0-9_-]+/[^\s&,|]+$")
+    """One phone's dial string; ``&`` (several phones) and ``,`` (Dial options) refused."""
     """Dial string of the agent's phone, e.g. ``PJSIP/arm-7501``."""
     serves: tuple[ServesConfig, ...] = Field(min_length=1)
     skills: SkillLevels = Field(default_factory=dict)

@@ -239,3 +239,22 @@ def test_unreadable_file_is_a_config_error() -> None:
         load_config(DATA / "does-not-exist.yaml")
     assert caught.value.issues[0].line is None
     assert "cannot read" in caught.value.issues[0].message
+
+
+def test_a_required_skill_nobody_holds_is_reported_on_the_queue() -> None:
+    """A queue needing 'anglias' (a typo) would never get a call offered: refused."""
+    text = edited(
+        "      - id: 92-general\n",
+        "      - id: 92-general\n        required_skills: {anglias: 1}\n",
+    )
+    [issue] = issues_of(text)
+    assert issue.path == "departments[1].queues[0].required_skills"
+    assert issue.line == text.splitlines().index("        required_skills: {anglias: 1}") + 1
+    assert "anglias ≥ 1" in issue.message
+
+
+@pytest.mark.parametrize("endpoint", ["PJSIP/arm-7501&PJSIP/arm-7502", "PJSIP/arm-7501,60"])
+def test_an_endpoint_with_several_phones_or_dial_options_is_refused(endpoint: str) -> None:
+    """'&' would ring several phones and ',' would shift Dial's arguments."""
+    [issue] = issues_of(edited("endpoint: PJSIP/arm-7501", f"endpoint: {endpoint}"))
+    assert issue.path == "agents[0].endpoint"
