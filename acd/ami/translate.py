@@ -139,10 +139,11 @@ routing, and only the partner's answer confirms an overflow."""
 
 
 def offer_actions(cmd: OfferCall) -> list[act.Action]:
-    """Setvar target, Setvar route id, then Redirect to dispatch: same session, in order."""
+    """Setvar target, ring timeout and route id, then Redirect to dispatch, in order."""
     ch = channel_of(cmd.call).uniqueid
     return [
         act.setvar("ACD_TARGET", cmd.endpoint, channel=ch),
+        act.setvar("ACD_RING_TIMEOUT", f"{max(1, round(cmd.ring_timeout_s))}", channel=ch),
         act.setvar("ACD_ROUTE_ID", cmd.route, channel=ch),
         act.redirect(ch, DISPATCH_CONTEXT, "s", 1),
     ]

@@ -170,7 +170,9 @@ class Dialplan:
             body = [("RouteId", route), ("Target", target)]
             st.run_user_event(ch, context, 3, "ACDRouted", body)
         name = "ACD_OVERFLOW_TIMEOUT" if overflow else "ACD_RING_TIMEOUT"
-        timeout = st.global_number(name, 30.0 if overflow else 20.0)
+        # ${ACD_RING_TIMEOUT}: the channel's own value (set per offer) before the global.
+        own = ch.vars.get(name, "")
+        timeout = float(own) if own else st.global_number(name, 30.0 if overflow else 20.0)
         gosub = f"U(acd-{'overflow-' if overflow else ''}answered^{ch.uniqueid}^{route})"
         st.step(ch, context, 4, "Dial", f"{target},{timeout:g},{gosub}")
         st.set_var(ch, "DIALSTATUS", "")

@@ -137,7 +137,7 @@ def _names(actions: list[object]) -> list[tuple[str, ...]]:
     return [(a.name, *(f"{k}={v}" for k, v in a.fields)) for a in actions]  # type: ignore[attr-defined]
 
 
-def test_offer_is_setvar_target_setvar_route_then_redirect_by_uniqueid() -> None:
+def test_offer_is_setvars_then_one_redirect_by_uniqueid() -> None:
     """An offer addresses the caller by Uniqueid: two Setvar then one Redirect, in order."""
     cmd = OfferCall(
         call=CALL,
@@ -149,6 +149,7 @@ def test_offer_is_setvar_target_setvar_route_then_redirect_by_uniqueid() -> None
     )
     assert _names(offer_actions(cmd)) == [
         ("Setvar", "Channel=1795923779.29", "Variable=ACD_TARGET", "Value=PJSIP/75-a0"),
+        ("Setvar", "Channel=1795923779.29", "Variable=ACD_RING_TIMEOUT", "Value=20"),
         ("Setvar", "Channel=1795923779.29", "Variable=ACD_ROUTE_ID", "Value=r7"),
         ("Redirect", "Channel=1795923779.29", "Context=acd-dispatch", "Exten=s", "Priority=1"),
     ]
