@@ -165,7 +165,8 @@ class Board:
         agent.token += 1
         if target is not AgentState.PAUSED:
             agent.pause_reason = None
-        self.routability_changed(agent)
+        if AgentState.AVAILABLE in (previous, target):  # others are never in a pool
+            self.routability_changed(agent)
         out.append(
             AgentRecord(
                 agent=agent.id,
