@@ -85,6 +85,7 @@ class Dispatcher:
         self._run_task: asyncio.Task[None] | None = None
         self._heartbeating = False
         self._unplaced_seq = 0
+        self._routes_under_way: set[str] = set()
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -108,8 +109,13 @@ class Dispatcher:
         self._inbox.put_nowait(_Resync(pbx, channels, routes_before))
 
     def routes_in_force(self) -> frozenset[str]:
-        """The routes of the live calls now (taken just before a PBX's channels are read)."""
-        return frozenset(c.route for c in self.engine.live_calls() if c.route is not None)
+        """Routes of the live calls whose actions the PBX has finished (before a snapshot).
+
+        A route whose Setvar/Redirect are still under way is left out: the channels read
+        now may not show it yet, and judging it by them would offer the caller twice.
+        """
+        live = {c.route for c in self.engine.live_calls() if c.route is not None}
+        return frozenset(live - self._routes_under_way)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -221,6 +227,9 @@ class Dispatcher:
 
     async def _act(self, pbx: Pbx, cmd: PbxCommand | VerifyRoute) -> None:
         self.stats.pbx_actions += 1
+        under_way = not isinstance(cmd, VerifyRoute)
+        if under_way:
+            self._routes_under_way.add(cmd.route)
         try:
             if isinstance(cmd, VerifyRoute):
                 events = await pbx.verify(cmd)
@@ -231,6 +240,9 @@ class Dispatcher:
             self.stats.pbx_failures += 1
             log.exception("%s for call %s failed on %s", type(cmd).__name__, cmd.call, pbx.name)
             return
+        finally:
+            if under_way:
+                self._routes_under_way.discard(cmd.route)
         for event in events:
             self.submit(event)
 

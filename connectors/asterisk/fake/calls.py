@@ -135,8 +135,14 @@ class Calls:
             caller.patience_timer = None
 
     # --- leaving what the channel does (redirect or hangup) -------------------------
-    def interrupt(self, caller: Caller, *, peer_first: bool = False) -> Channel | None:
-        """Stop the current application; returns a bridged peer, still to be hung up."""
+    def interrupt(
+        self, caller: Caller, *, peer_first: bool = False, by_redirect: bool = False
+    ) -> Channel | None:
+        """Stop the current application; returns a bridged peer, still to be hung up.
+
+        ``by_redirect``: a Redirect cut it (counted when it cuts a ringing dispatch Dial;
+        a caller hanging up during the ring is not a second redirect).
+        """
         st, ch, peer = self.st, caller.channel, caller.peer
         caller.cancel_timers()
         if caller.phase is Phase.WAITING and ch.app == "MusicOnHold":
@@ -146,7 +152,7 @@ class Calls:
             st.emit(ev.queue_abandon(ch, st.cv, queue, hold))
             st.emit(ev.queue_event("QueueCallerLeave", ch, st.cv, queue, 1, self._queued(caller)))
         elif caller.phase is Phase.RINGING and peer is not None:
-            if caller.dial_kind == "dispatch":
+            if by_redirect and caller.dial_kind == "dispatch":
                 caller.interrupted_routes += 1
             st.emit(ev.dial("DialEnd", ch, peer, st.cv, ("DialStatus", "CANCEL")))
             st.set_var(ch, "DIALSTATUS", "CANCEL")

@@ -197,7 +197,7 @@ class Dialplan:
         """Run the target of a Redirect; an extension the contract lacks ends the call."""
         if caller.phase in (Phase.HANGING_UP, Phase.GONE):
             return
-        peer = self.calls.interrupt(caller)
+        peer = self.calls.interrupt(caller, by_redirect=True)
         if peer is not None:
             self.st.destroy(peer, 16)
         if context == "acd-dispatch":
