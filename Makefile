@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test lint typecheck fmt bench clean
+.PHONY: setup run simulate test lint typecheck fmt bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
+	$(VENV)/bin/acd demo -c configs/acd.yaml $(RUN_ARGS)
+
+simulate: $(STAMP)
 	$(VENV)/bin/acd simulate -c configs/acd.yaml $(RUN_ARGS)
 
 test: $(STAMP)

@@ -43,7 +43,22 @@ class Service:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-def build_service(config_path: str, *, clock: Callable[[], float] = time.time) -> Service:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PbxTarget:
+    """Where to reach one PBX instead of the configured address (demonstrations, tests)."""
+
+    host: str
+    port: int
+    username: str
+    secret: str
+
+
+def build_service(
+    config_path: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    targets: dict[str, PbxTarget] | None = None,
+) -> Service:
     """Wire the service from its configuration file (secrets are read here, not before)."""
     reloader = ConfigReloader(config_path, apply=None)
     cfg = reloader.current.config
@@ -57,12 +72,18 @@ def build_service(config_path: str, *, clock: Callable[[], float] = time.time) -
     )
     clients = []
     for endpoint in cfg.pbx:
-        pbx = connect_pbx(
-            name=endpoint.name,
+        target = (targets or {}).get(endpoint.name) or PbxTarget(
             host=endpoint.host,
             port=endpoint.port,
             username=endpoint.username,
             secret=resolve_secret(endpoint.secret),
+        )
+        pbx = connect_pbx(
+            name=endpoint.name,
+            host=target.host,
+            port=target.port,
+            username=target.username,
+            secret=target.secret,
             tls=ssl.create_default_context() if endpoint.tls else None,
             action_id_prefix=f"acd-{cfg.instance.name}-{epoch}-{endpoint.name}",
             dispatcher=dispatcher,
