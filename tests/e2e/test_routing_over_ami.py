@@ -16,6 +16,7 @@ from acd.bootstrap import connect_pbx
 from acd.core import events as ev
 from acd.core.engine import Engine
 from acd.core.ids import AgentId, CallId
+from acd.core.spec import EngineSpec
 from acd.core.states import AgentState, CallState
 from acd.core.testing import simple_spec
 from acd.runtime.dispatcher import Dispatcher
@@ -64,9 +65,13 @@ async def until(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
 
 @contextlib.asynccontextmanager
 async def running(
-    fake: FakeAsterisk, *, heartbeat: bool = True, **spec_kw: object
+    fake: FakeAsterisk,
+    *,
+    heartbeat: bool = True,
+    spec: EngineSpec | None = None,
+    **spec_kw: object,
 ) -> AsyncIterator[Acd]:
-    engine = Engine(simple_spec(**spec_kw))  # type: ignore[arg-type]
+    engine = Engine(spec or simple_spec(**spec_kw))  # type: ignore[arg-type]
     dispatcher = Dispatcher(engine=engine, pbxs={})
     pbx = connect_pbx(
         name="pbx1",
