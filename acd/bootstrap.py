@@ -21,6 +21,7 @@ from acd.core import events as ev
 from acd.core.engine import Engine
 from acd.core.ids import AgentId
 from acd.runtime.dispatcher import Dispatcher
+from acd.runtime.heap import settle_heap
 from acd.runtime.reload import ConfigReloader, engine_applier
 from connectors.asterisk.client import AmiClient
 from connectors.asterisk.pbx import AmiPbx
@@ -178,6 +179,7 @@ async def run_service(
         service.tasks.append(asyncio.create_task(_status(service, out, status_every_s)))
     for client in service.clients:
         await client.start()
+    settle_heap()
     try:
         await stop.wait()
     finally:

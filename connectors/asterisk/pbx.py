@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -95,8 +96,11 @@ class AmiPbx:
         else:
             assert isinstance(command, SendToFallback)
             actions = fallback_actions(command)
-        for action in actions:
-            done = await self.client.send(action)
+        # Written back to back, answers awaited together: one round trip instead of four.
+        # Asterisk runs a session's actions in order, so the Redirect still comes last; if
+        # a Setvar finds the channel gone, the Redirect finds it gone too.
+        answers = await asyncio.gather(*(self.client.send(a) for a in actions))
+        for action, done in zip(actions, answers, strict=True):
             if not done.ok:
                 message = done.message or ""
                 if any(text in message for text in GONE):
