@@ -10,8 +10,8 @@ def settle_heap() -> None:
 
     A full collection walks every tracked object; the service's start-up state is large
     and lives as long as the process, so walking it again and again only adds pauses to
-    routing. Measured at 200 arrivals/s with 2,000 agents (bench_e2e): p99 from ACDWaiting
-    to Redirect 24–31 ms without, under 10 ms with (docs/benchmarks.md).
+    routing. The effect on tail latency is in bench_e2e (docs/benchmarks.md); on this
+    shared machine it is smaller than the run-to-run noise.
     """
     gc.collect()
     gc.freeze()
