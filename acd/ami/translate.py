@@ -72,7 +72,9 @@ class Translator:
         except (ValueError, KeyError):
             self.unreadable += 1
             return []
-        return [] if event is None else [event]
+        if event is None:
+            return []
+        return event if isinstance(event, list) else [event]
 
     def _waiting(self, f: Frame) -> ev.Event:
         dept = f.get("Dept")
@@ -112,8 +114,19 @@ class Translator:
     def _fallback(self, f: Frame) -> ev.Event:
         return ev.CallFellBack(call=self._call(f))
 
-    def _hangup(self, f: Frame) -> ev.Event:
-        return ev.CallHungUp(call=self._call(f))
+    def _hangup(self, f: Frame) -> list[ev.Event]:
+        """The h extension's last word; an answer it proves comes first if it was missed.
+
+        With ``State: routing:<route>`` and ``DialStatus: ANSWER`` the caller talked to
+        the ARM: if ACDAnswered was lost (a link cut), the engine still counts an answer,
+        not an abandon (a duplicate answer is ignored as stale).
+        """
+        call = self._call(f)
+        state = f.get("State", "")
+        if state.startswith("routing:") and f.get("DialStatus") == "ANSWER":
+            route = RouteId(state.removeprefix("routing:"))
+            return [ev.CallAnswered(call=call, route=route), ev.CallHungUp(call=call)]
+        return [ev.CallHungUp(call=call)]
 
 
 def _route(frame: Frame) -> RouteId:

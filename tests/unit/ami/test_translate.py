@@ -197,3 +197,14 @@ def test_other_dial_statuses_count_as_an_unreachable_phone(status: str) -> None:
     assert event == ev.RouteFailed(
         call=CALL, route=RouteId("r1"), cause=ev.RouteFailure.UNAVAILABLE
     )
+
+
+def test_hangup_after_an_answer_proves_the_answer_if_it_was_missed() -> None:
+    """ACDHangup routing:<route> + ANSWER: an answered call, never counted as abandoned."""
+    frame = user_event(
+        "ACDHangup", ("State", "routing:r7"), ("RouteId", "r7"), ("DialStatus", "ANSWER")
+    )
+    assert Translator("pbx1").events(frame) == [
+        ev.CallAnswered(call=CALL, route=RouteId("r7")),
+        ev.CallHungUp(call=CALL),
+    ]
