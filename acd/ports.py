@@ -6,9 +6,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from acd.core import events as ev
-from acd.core.commands import Command, OfferCall, OverflowCall, SendToFallback, VerifyRoute
+from acd.core.commands import (
+    Command,
+    MoveCall,
+    OfferCall,
+    OverflowCall,
+    SendToFallback,
+    VerifyRoute,
+)
 
-PbxCommand = OfferCall | OverflowCall | SendToFallback
+PbxCommand = OfferCall | OverflowCall | SendToFallback | MoveCall
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

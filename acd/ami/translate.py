@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from acd.ami import actions as act
 from acd.ami.frames import Frame
 from acd.core import events as ev
-from acd.core.commands import OfferCall, OverflowCall, SendToFallback
+from acd.core.commands import MoveCall, OfferCall, OverflowCall, SendToFallback
 from acd.core.ids import CallId, DeptId, RouteId, call_id
 
 DISPATCH_CONTEXT = "acd-dispatch"
@@ -214,3 +214,8 @@ def route_truth(
         return []
     answered = ev.CallAnswered(call=call, route=route)
     return [answered if bridged else ev.RouteConfirmed(call=call, route=route)]
+
+
+def move_actions(cmd: MoveCall) -> list[act.Action]:
+    """Relabel the channel with its new department (its fallback and resync follow it)."""
+    return [act.setvar("ACD_DEPT", cmd.dept, channel=channel_of(cmd.call).uniqueid)]

@@ -63,6 +63,19 @@ class OverflowCall:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MoveCall:
+    """The call now belongs to another department of the platform (internal entraide).
+
+    The PBX relabels the channel (``ACD_DEPT``) so that its fail-open fallback and any
+    later resync place the caller where the engine put it.
+    """
+
+    call: CallId
+    dept: DeptId
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OverflowHeld:
     """An active rule found no partner able to take calls now: the calls stay, and why."""
 
@@ -122,6 +135,7 @@ class AgentRecord:
 
 Command = (
     OfferCall
+    | MoveCall
     | SendToFallback
     | VerifyRoute
     | OverflowCall

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 
 from acd.core.board import Board, Out
-from acd.core.commands import OverflowCall, OverflowHeld, Reason, RuleChanged, Value
+from acd.core.commands import MoveCall, OverflowCall, OverflowHeld, Reason, RuleChanged, Value
 from acd.core.ids import DeptId, QueueId
 from acd.core.model import Call, merge_skills
 from acd.core.overflow import (
@@ -401,6 +401,7 @@ class Entraide(Board):
             counters.overflowed_in += 1
         self.enqueue(call, now)
         out.append(self.record(call, CallState.WAITING, now, reason))
+        out.append(MoveCall(call=call.id, dept=dept, reason=reason))
         self.dispatch_queue(target, now, out)
 
 

@@ -13,6 +13,7 @@ from acd.ami.translate import channel_of
 from acd.core import events as ev
 from acd.core.commands import (
     Command,
+    MoveCall,
     OfferCall,
     OverflowCall,
     Reason,
@@ -213,7 +214,7 @@ class Dispatcher:
             self.stats.commands += 1
             if self.journal is not None:
                 self.journal.record(cmd, config_version=version)
-            if isinstance(cmd, OfferCall | OverflowCall | SendToFallback | VerifyRoute):
+            if isinstance(cmd, OfferCall | OverflowCall | SendToFallback | MoveCall | VerifyRoute):
                 self._spawn(cmd)
 
     def _spawn(self, cmd: PbxCommand | VerifyRoute) -> None:
@@ -227,9 +228,9 @@ class Dispatcher:
 
     async def _act(self, pbx: Pbx, cmd: PbxCommand | VerifyRoute) -> None:
         self.stats.pbx_actions += 1
-        under_way = not isinstance(cmd, VerifyRoute)
-        if under_way:
-            self._routes_under_way.add(cmd.route)
+        route = cmd.route if isinstance(cmd, OfferCall | OverflowCall | SendToFallback) else None
+        if route is not None:
+            self._routes_under_way.add(route)
         try:
             if isinstance(cmd, VerifyRoute):
                 events = await pbx.verify(cmd)
@@ -241,8 +242,8 @@ class Dispatcher:
             log.exception("%s for call %s failed on %s", type(cmd).__name__, cmd.call, pbx.name)
             return
         finally:
-            if under_way:
-                self._routes_under_way.discard(cmd.route)
+            if route is not None:
+                self._routes_under_way.discard(route)
         for event in events:
             self.submit(event)
 

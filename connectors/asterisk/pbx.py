@@ -14,12 +14,13 @@ from acd.ami.translate import (
     channel_of,
     fallback_actions,
     heartbeat_action,
+    move_actions,
     offer_actions,
     overflow_actions,
     route_truth,
 )
 from acd.core import events as ev
-from acd.core.commands import OfferCall, OverflowCall, SendToFallback, VerifyRoute
+from acd.core.commands import MoveCall, OfferCall, OverflowCall, SendToFallback, VerifyRoute
 from acd.ports import ChannelSnapshot, PbxCommand
 from connectors.asterisk.client import AmiClient
 
@@ -93,6 +94,8 @@ class AmiPbx:
             actions = offer_actions(command)
         elif isinstance(command, OverflowCall):
             actions = overflow_actions(command)
+        elif isinstance(command, MoveCall):
+            actions = move_actions(command)
         else:
             assert isinstance(command, SendToFallback)
             actions = fallback_actions(command)

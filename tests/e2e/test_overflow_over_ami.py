@@ -59,6 +59,9 @@ async def test_saturated_samu_overflows_to_a_partner_of_the_platform(fake: FakeA
         assert acd.engine.dept_stats(DeptId("75"), 0).overflowed_out == 1
         assert acd.engine.dept_stats(DeptId("92"), 0).overflowed_in == 1
         assert fake.stats().redirects[uid] == 1
+        caller = fake.caller(uid)
+        assert caller is not None
+        assert caller.channel.vars["ACD_DEPT"] == "92"  # its fail-open now rings 92
 
 
 @pytest.mark.asyncio

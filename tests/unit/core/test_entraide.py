@@ -11,6 +11,7 @@ from acd.core import events as ev
 from acd.core.commands import (
     CallRecord,
     Command,
+    MoveCall,
     OverflowCall,
     OverflowHeld,
     RuleChanged,
@@ -81,6 +82,8 @@ def test_saturated_department_sends_its_oldest_call_to_the_first_partner_able() 
     assert move.reason.get("waiting") == 2
     offer = only_offer(out)
     assert (offer.call, offer.agent) == (cid(1), "92-a0")
+    [relabel] = _of(out, MoveCall)
+    assert (relabel.call, relabel.dept) == (cid(1), D92)
     assert d.engine.dept_stats(D75, d.now).overflowed_out == 1
     assert d.engine.dept_stats(D92, d.now).overflowed_in == 1
     assert d.engine.call(cid(1)).origin == D75  # type: ignore[union-attr]
