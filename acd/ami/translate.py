@@ -8,7 +8,7 @@ from acd.ami import actions as act
 from acd.ami.frames import Frame
 from acd.core import events as ev
 from acd.core.commands import MoveCall, OfferCall, OverflowCall, SendToFallback
-from acd.core.ids import CallId, DeptId, RouteId, call_id
+from acd.core.ids import CallId, DeptId, QueueId, RouteId, call_id
 
 DISPATCH_CONTEXT = "acd-dispatch"
 OVERFLOW_CONTEXT = "acd-overflow"
@@ -81,9 +81,11 @@ class Translator:
         if not dept:
             raise ValueError("no Dept")
         enq = f.get("EnqTs")
+        queue = f.get("Queue")
         return ev.CallArrived(
             call=self._call(f),
             dept=DeptId(dept),
+            queue=QueueId(queue) if queue else None,
             priority=f.get("Prio") or None,
             enqueued_at=float(enq) if enq else None,
             caller=f.get("CallerNum", ""),

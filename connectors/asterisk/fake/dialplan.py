@@ -74,6 +74,7 @@ class Dialplan:
         st, ch = self.st, caller.channel
         body = [
             ("Dept", ch.vars.get("ACD_DEPT", "")),
+            ("Queue", ch.vars.get("ACD_QUEUE", "")),
             ("Prio", ch.vars.get("ACD_PRIO", "")),
             ("EnqTs", ch.vars.get("ACD_ENQ_TS", "")),
             ("CallerNum", ch.caller_num),

@@ -208,3 +208,14 @@ def test_hangup_after_an_answer_proves_the_answer_if_it_was_missed() -> None:
         ev.CallAnswered(call=CALL, route=RouteId("r7")),
         ev.CallHungUp(call=CALL),
     ]
+
+
+def test_waiting_caller_may_name_its_queue() -> None:
+    """ACD_QUEUE set by the DID reaches the engine; empty means the SAMU's first queue."""
+    named = user_event("ACDWaiting", ("Dept", "75"), ("Queue", "75-anglais"), ("EnqTs", "1"))
+    plain = user_event("ACDWaiting", ("Dept", "75"), ("Queue", ""), ("EnqTs", "1"))
+    [a] = Translator("pbx1").events(named)
+    [b] = Translator("pbx1").events(plain)
+    assert isinstance(a, ev.CallArrived)
+    assert isinstance(b, ev.CallArrived)
+    assert (a.queue, b.queue) == ("75-anglais", None)
