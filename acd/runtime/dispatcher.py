@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from acd.ami.errors import AmiConnectionLost
 from acd.ami.translate import channel_of
 from acd.core import events as ev
 from acd.core.commands import (
@@ -277,5 +278,7 @@ class Dispatcher:
     async def _beat(self, pbx: Pbx, timeout_s: float) -> None:
         try:
             await asyncio.wait_for(pbx.heartbeat(self.clock()), timeout_s * 0.9)
+        except AmiConnectionLost as err:  # the link is down: its client already says so
+            log.debug("heartbeat to %s not sent: %s", pbx.name, err)
         except Exception as err:  # one PBX down must not stop the others
             log.warning("heartbeat to %s failed: %s", pbx.name, err or type(err).__name__)
