@@ -9,6 +9,8 @@ from acd.core.model import Agent, Call, satisfies
 from acd.core.routing import AgentPool, WaitingQueue
 from acd.core.spec import EngineSpec, QueueSpec, Skills
 from acd.core.states import (
+    AGENT_TRANSITIONS,
+    CALL_TRANSITIONS,
     TERMINAL_CALL_STATES,
     AgentState,
     CallState,
@@ -80,7 +82,8 @@ class Board:
     def call_to(self, call: Call, target: CallState, now: float, reason: Reason, out: Out) -> None:
         """Move a call along its table, keeping queues, deadlines and records in step."""
         previous = call.state
-        check_call_move(previous, target, call.id)
+        if target not in CALL_TRANSITIONS[previous]:  # the table check, inlined (hot path)
+            check_call_move(previous, target, call.id)
         if previous is CallState.WAITING:
             self.waiting[call.queue].removed(call)
         elif previous is CallState.OVERFLOWING:
@@ -156,7 +159,8 @@ class Board:
     ) -> None:
         """Move an agent along its table, keeping counts, pools and records in step."""
         previous = agent.state
-        check_agent_move(previous, target, agent.id)
+        if target not in AGENT_TRANSITIONS[previous]:  # the table check, inlined (hot path)
+            check_agent_move(previous, target, agent.id)
         for counts in agent.tallies:
             counts[previous] -= 1
             counts[target] += 1

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from acd.core.ids import AgentId, CallId, DeptId, QueueId, RouteId
+from acd.core.message import message
 from acd.core.states import AgentState, CallState
 
 Value = str | int | float | bool | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Reason:
     """Why a decision was taken: the rule or strategy, and the values it saw."""
 
@@ -29,7 +28,7 @@ class Reason:
         return f"{self.rule} ({shown})" if shown else self.rule
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OfferCall:
     """Connect the caller to the agent's phone (Setvar + Redirect to the dispatch context)."""
 
@@ -41,7 +40,7 @@ class OfferCall:
     reason: Reason
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class SendToFallback:
     """Hand the caller to the dialplan's static fallback; the middleware stops routing it."""
 
@@ -50,7 +49,7 @@ class SendToFallback:
     reason: Reason
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OverflowCall:
     """Send the caller to an external partner SAMU (Setvar + Redirect to the overflow context)."""
 
@@ -62,7 +61,7 @@ class OverflowCall:
     reason: Reason
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class MoveCall:
     """The call now belongs to another department of the platform (internal entraide).
 
@@ -75,7 +74,7 @@ class MoveCall:
     reason: Reason
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OverflowHeld:
     """An active rule found no partner able to take calls now: the calls stay, and why."""
 
@@ -85,7 +84,7 @@ class OverflowHeld:
     reason: Reason
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class RuleChanged:
     """An overflow rule became active or inactive (hysteresis and cooldown applied)."""
 
@@ -96,7 +95,7 @@ class RuleChanged:
     reason: Reason
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class VerifyRoute:
     """An offer went unconfirmed past its deadline: ask the PBX, never resend blindly."""
 
@@ -107,7 +106,7 @@ class VerifyRoute:
     """The route is an overflow to an external partner, not an offer to an agent."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class CallRecord:
     """A call changed state: for the journal, the hot state and the console."""
 
@@ -121,7 +120,7 @@ class CallRecord:
     reason: Reason
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class AgentRecord:
     """An agent changed state: for the journal, the hot state and the console."""
 
