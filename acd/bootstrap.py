@@ -19,7 +19,6 @@ from acd.ami.translate import HEARTBEAT_VAR
 from acd.config import ConfigError, SecretError, build_engine_spec, resolve_secret
 from acd.core import events as ev
 from acd.core.engine import Engine
-from acd.core.ids import AgentId
 from acd.runtime.dispatcher import Dispatcher
 from acd.runtime.heap import settle_heap
 from acd.runtime.reload import ConfigReloader, engine_applier
@@ -166,10 +165,8 @@ async def run_service(
     service.reloader.install_sighup(loop)
     d = service.dispatcher
     if login_all:
-        now = d.clock()
         for agent in service.engine.spec.agents:
-            d.submit(ev.AgentLoggedIn(agent=AgentId(agent.id)))
-        del now
+            d.submit(ev.AgentLoggedIn(agent=agent.id))
     service.tasks = [
         asyncio.create_task(d.run(), name="dispatcher"),
         asyncio.create_task(d.heartbeat(), name="heartbeat"),

@@ -60,7 +60,7 @@ def look_ahead(
     """Whether a partner with ``load`` (``None``: unknown) passes the rule's look-ahead.
 
     ``sent``: calls this rule already sent it in the same evaluation; ``origin_wait_s``: the
-    origin's estimated wait (``None``: endless). Mirrors the engine's look-ahead check; the
+    origin's estimated wait (``None``: endless). Decided by the engine's look-ahead; the
     ``already visited`` and ``refused recently`` checks need a live call and are not here.
     """
     if load is None:

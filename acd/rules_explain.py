@@ -30,8 +30,8 @@ partner its load is unknown. Under ``partners`` (external SAMU, by partner id):
 ``age_s`` (seconds since the partner published its load) to 0; a load older than
 ``partner_load_ttl_s`` is unknown, as is a partner missing from the snapshot.
 
-The engine's look-ahead is mirrored by :func:`look_ahead`, a pure function the tests hold
-against the engine's own decisions.
+:func:`look_ahead` decides with the engine's own look-ahead function and only words the
+verdict; the tests still hold the dry run against a real engine's decisions.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class Board:
         """How many calls each external partner is being sent now (charged in look-ahead)."""
         self.ended: dict[CallId, CallState] = {}
         self.agents: dict[AgentId, Agent] = {}
-        self.agent_depts: dict[AgentId, tuple[DeptId, ...]] = {}
+        agent_depts: dict[AgentId, tuple[DeptId, ...]] = {}
         self.members: dict[QueueId, list[AgentId]] = {q: [] for q in self.queues}
         for order, a in enumerate(spec.agents):
             penalties = {m.queue: m.penalty for m in a.memberships}
@@ -53,13 +53,13 @@ class Board:
             self.agents[a.id] = agent
             for q in agent.penalties:
                 self.members[q].append(a.id)
-            self.agent_depts[a.id] = tuple(sorted({self.queues[q].dept for q in agent.penalties}))
+            agent_depts[a.id] = tuple(sorted({self.queues[q].dept for q in agent.penalties}))
         self.waiting = {q: WaitingQueue(q) for q in self.queues}
         self.pools: dict[tuple[QueueId, Skills], AgentPool] = {}
         self.pools_of_queue: dict[QueueId, list[AgentPool]] = {q: [] for q in self.queues}
         self.by_state_q = {q: _state_counts(len(m)) for q, m in self.members.items()}
         self.by_state_d = {d: _state_counts(0) for d in self.depts}
-        for aid, depts in self.agent_depts.items():
+        for aid, depts in agent_depts.items():
             for d in depts:
                 self.by_state_d[d][AgentState.LOGGED_OUT] += 1
             agent = self.agents[aid]

@@ -146,13 +146,12 @@ class Dispatcher:
         self._accepting = False
         self._inbox.put_nowait(ev.Tick())  # wake the loop so it sees the flag
         if self._actions:
-            done, pending = await asyncio.wait(set(self._actions), timeout=grace_s)
+            _, pending = await asyncio.wait(set(self._actions), timeout=grace_s)
             for task in pending:
                 task.cancel()
             for task in pending:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            del done
 
     def _apply(self, event: ev.Event, now: float) -> None:
         try:
