@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from acd.core import events as ev
 from acd.core.commands import (
-    Command,
     MoveCall,
     OfferCall,
     OverflowCall,
     SendToFallback,
     VerifyRoute,
 )
+from acd.hotstate import Doc, HotBatch, HotSnapshot
+from acd.journal import JournalEntry
 
 PbxCommand = OfferCall | OverflowCall | SendToFallback | MoveCall
 
@@ -55,10 +57,38 @@ class Pbx(Protocol):
 
 
 class Journal(Protocol):
-    """Where decisions and records go for good (outbox, SQL); must not block."""
+    """Where journal entries go first (the outbox): must not block, must not lose them."""
 
-    def record(self, command: Command, *, config_version: str) -> None:
-        """Keep one command with the configuration version in force when it was decided."""
+    def append(self, entries: Sequence[JournalEntry]) -> None:
+        """Take entries for the durable journal; returns at once, delivery follows."""
+        ...
+
+
+class JournalStore(Protocol):
+    """The durable journal itself (SQL): idempotent batch inserts keyed by entry id."""
+
+    async def write(self, entries: Sequence[JournalEntry]) -> int:
+        """Insert a batch; an entry already there is skipped. Returns how many were new."""
+        ...
+
+
+class HotState(Protocol):
+    """The hot state (Redis, or memory): live calls, agents, loads, console fan-out."""
+
+    async def write(self, batch: HotBatch, *, epoch: int) -> None:
+        """Write one batch atomically; ``HotStateFenced`` if a newer epoch wrote before."""
+        ...
+
+    async def load(self) -> HotSnapshot:
+        """Everything stored, for an instance that starts or takes over."""
+        ...
+
+    async def loads_of(self, ids: Sequence[str]) -> dict[str, Doc]:
+        """The loads published under these ids (ours or other platforms'); absent ones left out."""
+        ...
+
+    def notices(self) -> AsyncIterator[Doc]:
+        """The console's live channel: every notice written from now on, in order."""
         ...
 
 

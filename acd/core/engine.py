@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from acd.core import events as ev
@@ -14,6 +14,7 @@ from acd.core.errors import InvalidSpec, UnknownQueue
 from acd.core.ids import AgentId, CallId, QueueId
 from acd.core.model import AgentView, Call, CallView
 from acd.core.overflow import OverflowSpec
+from acd.core.restore import Restored, agent_doc, call_doc, restore
 from acd.core.spec import EngineSpec
 from acd.core.states import CallState
 from acd.core.timers import Due
@@ -81,6 +82,26 @@ class Engine(CallFlow):
     def next_deadline(self) -> float | None:
         """When the engine next needs a :class:`Tick`, or ``None`` when nothing is due."""
         return self.deadlines.next(self.deadline_valid)
+
+    # -- hot state ---------------------------------------------------------------------
+
+    def call_doc(self, cid: CallId) -> dict[str, Any] | None:
+        """A live call as the hot state keeps it; ``None`` once it ended."""
+        call = self.calls.get(cid)
+        return None if call is None else call_doc(call)
+
+    def agent_doc(self, aid: AgentId) -> dict[str, Any]:
+        """An agent as the hot state keeps it."""
+        return agent_doc(self._agent(aid))
+
+    def restore(
+        self, calls: list[Mapping[str, Any]], agents: list[Mapping[str, Any]], now: float
+    ) -> Restored:
+        """Resume from hot-state documents (a fresh engine only); see :mod:`acd.core.restore`."""
+        done = restore(self, calls, agents, now)
+        if self.rules_by_dept:
+            self.schedule_evaluation(max(now, self.now))
+        return done
 
     # -- queries -----------------------------------------------------------------------
 

@@ -122,6 +122,8 @@ class CallView:
     route: RouteId | None
     agent: AgentId | None
     attempts: int
+    path: tuple[DeptId, ...] = ()
+    """Departments this call has been queued in, its first one included."""
 
     @staticmethod
     def of(call: Call) -> CallView:
@@ -138,6 +140,7 @@ class CallView:
             route=call.route,
             agent=call.agent,
             attempts=call.attempts,
+            path=call.path,
         )
 
 

@@ -24,6 +24,7 @@ from acd.core.commands import (
 from acd.core.engine import Engine
 from acd.core.errors import CoreError, UnknownQueue
 from acd.core.ids import CallId, RouteId
+from acd.journal import Journaling, Uuid7Source
 from acd.ports import ChannelSnapshot, Journal, Pbx, PbxCommand, WallClock
 from acd.runtime.resync import resync_events, stranded_fallbacks
 
@@ -77,6 +78,7 @@ class Dispatcher:
         self.engine = engine
         self.pbxs = dict(pbxs)
         self.journal = journal
+        self.journaling = Journaling(new_id=Uuid7Source(), call_of=engine.call)
         self.clock = clock
         self.config_version = config_version
         self.listeners = listeners
@@ -171,7 +173,7 @@ class Dispatcher:
         self.stats.events += 1
         for listener in self.listeners:
             listener(event, commands)
-        self._run(commands)
+        self._run(commands, now)
 
     def _unplaced(self, event: ev.CallArrived, err: CoreError) -> None:
         """A caller the configuration cannot place: straight to the dialplan's fallback."""
@@ -183,8 +185,7 @@ class Dispatcher:
 
     def _send_fallback(self, call: CallId, route: str, reason: Reason) -> None:
         cmd = SendToFallback(call=call, route=RouteId(route), reason=reason)
-        if self.journal is not None:
-            self.journal.record(cmd, config_version=self.config_version())
+        self._journal([cmd], self.clock())
         self._spawn(cmd)
 
     def _resync(self, item: _Resync) -> None:
@@ -208,12 +209,15 @@ class Dispatcher:
 
     # -- outputs -------------------------------------------------------------------------
 
-    def _run(self, commands: list[Command]) -> None:
-        version = self.config_version()
+    def _journal(self, commands: list[Command], now: float) -> None:
+        if self.journal is not None and commands:
+            version = self.config_version()
+            self.journal.append(self.journaling.entries(commands, now=now, config_version=version))
+
+    def _run(self, commands: list[Command], now: float) -> None:
+        self._journal(commands, now)
         for cmd in commands:
             self.stats.commands += 1
-            if self.journal is not None:
-                self.journal.record(cmd, config_version=version)
             if isinstance(cmd, OfferCall | OverflowCall | SendToFallback | MoveCall | VerifyRoute):
                 self._spawn(cmd)
 
