@@ -209,6 +209,10 @@ class Dispatcher:
 
     # -- outputs -------------------------------------------------------------------------
 
+    def carry_out(self, commands: list[Command]) -> None:
+        """Journal and send commands decided outside an event (a restore at start)."""
+        self._run(commands, self.clock())
+
     def _journal(self, commands: list[Command], now: float) -> None:
         if self.journal is not None and commands:
             version = self.config_version()

@@ -48,7 +48,8 @@ def test_uuid7_source_never_repeats_nor_goes_back(clock_ms: list[int]) -> None:
     ticks = iter(clock_ms)
     source = Uuid7Source(clock_ms=lambda: next(ticks))
     ids = [source() for _ in clock_ms]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
 
 
 def test_entry_survives_encoding() -> None:
@@ -71,7 +72,10 @@ def test_entry_survives_encoding() -> None:
         (b'{"kind":"nope"}', "unknown kind"),
         (b'{"kind":"call","id":"x","at":1,"epoch":0}', "bad id"),
         (b'{"kind":"call","id":"' + b"0" * 36 + b'","at":"1","epoch":0}', "bad time"),
-        (b'{"kind":"call","id":"' + b"0" * 36 + b'","at":1,"epoch":0,"f":{"x":1}}', "unknown field"),
+        (
+            b'{"kind":"call","id":"' + b"0" * 36 + b'","at":1,"epoch":0,"f":{"x":1}}',
+            "unknown field",
+        ),
         (
             b'{"kind":"call","id":"' + b"0" * 36 + b'","at":1,"epoch":0,"f":{"call":[1]}}',
             "not a scalar",
@@ -102,11 +106,15 @@ def test_a_routed_call_leaves_its_milestones_and_the_offer_with_its_reason() -> 
     entries = j.entries(cmds, now=d.now, config_version="v1")
     calls = [e for e in entries if e.kind is EntryKind.CALL]
     decisions = [e for e in entries if e.kind is EntryKind.DECISION]
-    assert calls[0].get("state") == "waiting" and calls[0].get("caller") == "0600000001"
-    assert calls[0].get("priority") is not None and calls[0].get("path") == "75"
+    assert calls[0].get("state") == "waiting"
+    assert calls[0].get("caller") == "0600000001"
+    assert calls[0].get("priority") is not None
+    assert calls[0].get("path") == "75"
     assert decisions[0].get("action") == "offer"
-    assert decisions[0].get("agent") == "75-a0" and decisions[0].get("dept") == "75"
-    assert decisions[0].get("config_version") == "v1" and decisions[0].get("rule")
+    assert decisions[0].get("agent") == "75-a0"
+    assert decisions[0].get("dept") == "75"
+    assert decisions[0].get("config_version") == "v1"
+    assert decisions[0].get("rule")
     assert all(e.epoch == 7 for e in entries)
     ids = [e.id for e in entries]
     assert ids == sorted(ids)

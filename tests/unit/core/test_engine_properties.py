@@ -461,7 +461,8 @@ class EngineMachine(RuleBasedStateMachine):
         self.generation += 1
         new = guarded(Engine(self.spec, route_prefix=f"g{self.generation}-"))
         done = new.restore(json.loads(json.dumps(calls)), json.loads(json.dumps(agents)), self.now)
-        assert done.skipped == [] and done.commands == [], done
+        assert done.skipped == [], done
+        assert done.commands == [], done
         assert (done.calls, done.agents) == (len(calls), len(agents))
         assert sorted(new.live_calls(), key=str) == sorted(old.live_calls(), key=str)
         for q in self.queues:
