@@ -1,0 +1,1 @@
+"""The Redis adapters (hot state, outbox stream): import each from its own submodule."""
