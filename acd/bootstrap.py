@@ -21,7 +21,9 @@ from acd.core import events as ev
 from acd.core.engine import Engine
 from acd.runtime.dispatcher import Dispatcher
 from acd.runtime.heap import settle_heap
-from acd.runtime.reload import ConfigReloader, engine_applier
+from acd.runtime.hot import HotStateWriter, PartnerLoadReader
+from acd.runtime.reload import ConfigReloader, LoadedConfig, engine_applier
+from acd.storage import Storage, build_storage, embedded_journal
 from connectors.asterisk.client import AmiClient
 from connectors.asterisk.pbx import AmiPbx
 
@@ -40,6 +42,9 @@ class Service:
     dispatcher: Dispatcher
     pbxs: dict[str, AmiPbx]
     clients: list[AmiClient]
+    storage: Storage
+    hot_writer: HotStateWriter
+    partner_loads: PartnerLoadReader
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -58,6 +63,7 @@ def build_service(
     *,
     clock: Callable[[], float] = time.time,
     targets: dict[str, PbxTarget] | None = None,
+    storage: Storage | None = None,
 ) -> Service:
     """Wire the service from its configuration file (secrets are read here, not before)."""
     reloader = ConfigReloader(config_path, apply=None)
@@ -65,10 +71,28 @@ def build_service(
     spec = build_engine_spec(cfg)
     epoch = int(clock())
     engine = Engine(spec, route_prefix=f"{cfg.instance.name}-{epoch}-")
-    reloader.apply = engine_applier(engine, clock=clock)
+    storage = storage or build_storage(cfg)
+    hot_writer = HotStateWriter(engine=engine, store=storage.hot, clock=clock)
     pbxs: dict[str, AmiPbx] = {}
     dispatcher = Dispatcher(
-        engine=engine, pbxs=pbxs, clock=clock, config_version=lambda: reloader.current.label
+        engine=engine,
+        pbxs=pbxs,
+        journal=storage,
+        clock=clock,
+        config_version=lambda: reloader.current.label,
+        listeners=(hot_writer.on_decision,),
+    )
+    apply_to_engine = engine_applier(engine, clock=clock)
+
+    def apply(new: LoadedConfig, old: LoadedConfig) -> None:
+        apply_to_engine(new, old)
+        storage.record_config(
+            dispatcher.journaling, version=new.label, path=config_path, at=new.loaded_at
+        )
+
+    reloader.apply = apply
+    partner_loads = PartnerLoadReader(
+        store=storage.hot, partners=lambda: list(engine.externals), submit=dispatcher.submit
     )
     clients = []
     for endpoint in cfg.pbx:
@@ -93,7 +117,14 @@ def build_service(
         clients.append(pbx.client)
     dispatcher.pbxs = dict(pbxs)
     return Service(
-        reloader=reloader, engine=engine, dispatcher=dispatcher, pbxs=pbxs, clients=clients
+        reloader=reloader,
+        engine=engine,
+        dispatcher=dispatcher,
+        pbxs=pbxs,
+        clients=clients,
+        storage=storage,
+        hot_writer=hot_writer,
+        partner_loads=partner_loads,
     )
 
 
@@ -155,8 +186,13 @@ async def run_service(
     status_every_s: float = 5.0,
     out: TextIO | None = None,
     stop: asyncio.Event | None = None,
+    create_schema: bool | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT (or ``stop``): route, keep the heartbeat, reload on SIGHUP."""
+    """Run until SIGTERM/SIGINT (or ``stop``): route, keep the heartbeat, reload on SIGHUP.
+
+    ``create_schema``: create the journal's tables if missing (default: only for an
+    embedded SQLite journal; a shared database is upgraded with ``acd db upgrade``).
+    """
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -164,6 +200,7 @@ async def run_service(
             loop.add_signal_handler(sig, stop.set)
     service.reloader.install_sighup(loop)
     d = service.dispatcher
+    await _resume(service, create_schema=create_schema)
     if login_all:
         for agent in service.engine.spec.agents:
             d.submit(ev.AgentLoggedIn(agent=agent.id))
@@ -171,6 +208,8 @@ async def run_service(
         asyncio.create_task(d.run(), name="dispatcher"),
         asyncio.create_task(d.heartbeat(), name="heartbeat"),
         asyncio.create_task(service.reloader.watch(), name="config-watch"),
+        asyncio.create_task(service.hot_writer.run(), name="hot-state-writer"),
+        asyncio.create_task(service.partner_loads.run(), name="partner-loads"),
     ]
     if out is not None:
         service.tasks.append(asyncio.create_task(_status(service, out, status_every_s)))
@@ -190,9 +229,51 @@ async def run_service(
                 await task
         for client in service.clients:
             await client.close()
+        await _last_writes(service)
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+
+
+async def _resume(service: Service, *, create_schema: bool | None) -> None:
+    """Open the storage, then pick up where the hot state left off (if it can be read)."""
+    cfg = service.reloader.current
+    if create_schema is None:
+        create_schema = embedded_journal(cfg.config.journal.url)
+    await service.storage.open(create_schema=create_schema)
+    log.info("storage: %s", service.storage.description)
+    clock = service.dispatcher.clock
+    service.storage.record_config(
+        service.dispatcher.journaling,
+        version=cfg.label,
+        path=str(service.reloader.path),
+        at=cfg.loaded_at,
+    )
+    try:
+        snapshot = await service.storage.hot.load()
+    except Exception as err:  # the PBX resync adopts the waiting callers all the same
+        log.warning("hot state unreadable at start (%s): starting from the PBX alone", err)
+    else:
+        done = service.engine.restore(
+            list(snapshot.calls.values()), list(snapshot.agents.values()), clock()
+        )
+        for ident, why in done.skipped:
+            log.warning("hot state: %s not restored: %s", ident, why)
+        if done.calls or done.agents:
+            log.info("hot state: %d call(s), %d agent(s) restored", done.calls, done.agents)
+        service.dispatcher.carry_out(done.commands)
+    service.hot_writer.mark_everything()
+
+
+async def _last_writes(service: Service, timeout_s: float = 5.0) -> None:
+    """Write the last hot-state changes and let the journal reach SQL (or the spool)."""
+    batch = service.hot_writer.take()
+    if batch:
+        try:
+            await asyncio.wait_for(service.storage.hot.write(batch, epoch=0), timeout_s)
+        except Exception as err:
+            log.warning("last hot-state write failed: %s", err)
+    await service.storage.close(timeout_s)
 
 
 async def _status(service: Service, out: TextIO, every_s: float) -> None:

@@ -25,6 +25,7 @@ from acd.config import (
     resolve_secret,
     secret_refs,
 )
+from acd.db import register_db
 from acd.demo import register_demo
 from acd.rules_explain import register_rules
 from acd.sim.cli import register_simulate
@@ -108,6 +109,7 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     register_simulate,
     register_run,
     register_demo,
+    register_db,
 ]
 """Every subcommand group of ``acd``, in the order ``--help`` lists them."""
 

@@ -91,6 +91,10 @@ class HotState(Protocol):
         """The console's live channel: every notice written from now on, in order."""
         ...
 
+    async def close(self) -> None:
+        """End the subscriptions this adapter opened (the client stays its owner's)."""
+        ...
+
 
 class WallClock(Protocol):
     """Epoch seconds; the only clock the runtime reads."""

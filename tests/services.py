@@ -41,9 +41,7 @@ def require(service: str, host: str, port: int) -> None:
 def postgres_url(driver: str = "asyncpg") -> str:
     """The test database's SQLAlchemy URL (skips or fails when PostgreSQL is down)."""
     require("PostgreSQL", POSTGRES_HOST, POSTGRES_PORT)
-    return (
-        f"postgresql+{driver}://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{POSTGRES_DB}"
-    )
+    return f"postgresql+{driver}://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{POSTGRES_DB}"
 
 
 def redis_url(db: int = 0) -> str:

@@ -77,9 +77,18 @@ class JournalConfig(Model):
 
     url: Annotated[
         str,
-        url_checker("sqlite", "postgresql", "postgresql+psycopg", "oracle+oracledb", "memory"),
+        url_checker(
+            "sqlite",
+            "postgresql",
+            "postgresql+asyncpg",
+            "postgresql+psycopg",
+            "oracle+oracledb",
+            "memory",
+        ),
     ]
     password: SecretRef | None = None
+    spool: Text = "var/acd-journal.spool"
+    """Local append-only file where journal entries wait while Redis or SQL cannot take them."""
 
 
 class ConsoleConfig(Model):

@@ -1,0 +1,25 @@
+"""Revision ${up_revision}: ${message}
+
+Revision ID: ${up_revision}
+Revises: ${down_revision | comma,n}
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+${imports if imports else ""}
+revision = ${repr(up_revision)}
+down_revision: str | None = ${repr(down_revision)}
+branch_labels: tuple[str, ...] | None = ${repr(branch_labels)}
+depends_on: tuple[str, ...] | None = ${repr(depends_on)}
+
+
+def upgrade() -> None:
+    """What this revision adds (names within 30 characters: Oracle)."""
+    ${upgrades if upgrades else "pass"}
+
+
+def downgrade() -> None:
+    """How to take it back."""
+    ${downgrades if downgrades else "pass"}

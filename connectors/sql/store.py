@@ -1,0 +1,264 @@
+"""``SqlJournal``: the durable journal in SQL; one transaction per batch, every insert idempotent.
+
+A batch is written whole or not at all: its entries (keyed by their UUIDv7, so a retried
+batch keeps one row each), then the call records and the callback worklist merged from
+them. A database that cannot answer raises ``JournalUnavailable`` (the outbox keeps the
+batch and retries); any other error is a bug and propagates as it is.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from acd.journal import EntryKind, JournalEntry
+from connectors.sql import migrate
+from connectors.sql.engine import in_memory, journal_url, make_engine
+from connectors.sql.errors import JournalUnavailable
+from connectors.sql.rows import BatchPlan, Row, plan_batch
+from connectors.sql.schema import ENTRY_TABLES, call, callback
+from connectors.sql.upsert import ORACLE, fill_from_calls, insert_new, upsert
+
+FILL_CHUNK = 500
+"""Call ids per ``IN`` list: Oracle refuses more than 1000 expressions in one."""
+
+_SQLITE_RETRYABLE = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+"""SQLite errors that a later retry can get past; "no such table" and the like cannot."""
+
+
+def _retryable(err: sa_exc.DBAPIError) -> bool:
+    if err.connection_invalidated:
+        return True
+    code = getattr(err.orig, "sqlite_errorcode", None)
+    if code is not None:
+        # Extended result codes (SQLITE_BUSY_SNAPSHOT...) keep the primary code in the low byte.
+        return (int(code) & 0xFF) in _SQLITE_RETRYABLE
+    return isinstance(err, sa_exc.OperationalError | sa_exc.InterfaceError)
+
+
+class SqlJournal:
+    """The journal store on SQLite, PostgreSQL or Oracle (``JournalStore``)."""
+
+    def __init__(self, engine: AsyncEngine, *, merge: bool | None = None) -> None:
+        """A journal on ``engine``; ``merge`` writes with ``MERGE`` (default: on Oracle only).
+
+        PostgreSQL 15+ also runs ``MERGE`` (given a one-row ``dual`` view), which lets the
+        tests run Oracle's statements for real.
+        """
+        self._engine = engine
+        self._dialect = engine.dialect
+        self._merge = engine.dialect.name == ORACLE if merge is None else merge
+        self._where = engine.url.render_as_string(hide_password=True)
+        self._inserts = {
+            kind: insert_new(t, self._dialect, merge=self._merge)
+            for kind, t in ENTRY_TABLES.items()
+        }
+        self._upserts = {
+            t.name: upsert(t, self._dialect, merge=self._merge) for t in (call, callback)
+        }
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, password: str | None = None, **engine_options: Any
+    ) -> SqlJournal:
+        """A journal on the database at ``url`` (see ``connectors.sql.engine`` for the schemes).
+
+        ``password`` is set apart from the URL, never shown; ``engine_options`` go to
+        SQLAlchemy's ``create_async_engine`` (``connect_args``, pool sizes...).
+        """
+        return cls(make_engine(journal_url(url, password=password), **engine_options))
+
+    def __repr__(self) -> str:
+        return f"SqlJournal({self._where})"
+
+    @property
+    def where(self) -> str:
+        """The database's URL, safe to print (no password)."""
+        return self._where
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The underlying engine (for the lease and reports sharing the pool)."""
+        return self._engine
+
+    def statements(self) -> list[sa.Executable]:
+        """Every statement a batch may run on this database, for review and dialect tests."""
+        return [*self._inserts.values(), *self._upserts.values(), fill_from_calls(["call"])]
+
+    @contextmanager
+    def _boundary(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sa_exc.IntegrityError as err:
+            if not self._merge:
+                raise
+            # MERGE is not atomic: another writer may insert the same key between its check
+            # and its insert. The retry finds the row there and merges into it.
+            raise JournalUnavailable(f"{doing} on {self._where}: {err.orig}") from err
+        except sa_exc.DBAPIError as err:
+            if not _retryable(err):
+                raise
+            raise JournalUnavailable(f"{doing} on {self._where}: {err.orig}") from err
+        except (OSError, sa_exc.DisconnectionError, sa_exc.TimeoutError) as err:
+            # A refused connection (OSError) or an exhausted pool: the database is not there.
+            raise JournalUnavailable(f"{doing} on {self._where}: {err}") from err
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def write(self, entries: Sequence[JournalEntry]) -> int:
+        """Write one batch in one transaction; returns how many entries were not there yet."""
+        plan = plan_batch(entries)
+        if plan.size == 0:
+            return 0
+        with self._boundary("writing the journal"):
+            async with self._engine.begin() as conn:
+                return await self._write(conn, plan)
+
+    async def _write(self, conn: AsyncConnection, plan: BatchPlan) -> int:
+        new = 0
+        # One order for every writer (tables, then keys): concurrent batches lock rows in the
+        # same order, so two instances writing during a takeover cannot deadlock.
+        for kind in ENTRY_TABLES:
+            rows = plan.entries.get(kind)
+            if not rows:
+                continue
+            rows.sort(key=lambda r: str(r["id"]))
+            result = await conn.execute(self._inserts[kind], rows)
+            new += self._rowcount(result.rowcount) if self._merge else len(result.all())
+        # Every rule of the merge is idempotent, so entries seen before are merged again
+        # harmlessly: the records do not depend on which entries were new.
+        if plan.calls:
+            await conn.execute(self._upserts[call.name], _sorted(plan.calls))
+        if plan.callbacks:
+            await conn.execute(self._upserts[callback.name], _sorted(plan.callbacks))
+        touched = sorted(plan.calls.keys() | plan.callbacks.keys())
+        for start in range(0, len(touched), FILL_CHUNK):
+            await conn.execute(fill_from_calls(touched[start : start + FILL_CHUNK]))
+        return new
+
+    def _rowcount(self, count: int) -> int:
+        if count < 0:  # asyncpg reports none for executemany: MERGE needs psycopg or oracledb
+            raise TypeError(f"{self._dialect.driver} does not count the rows MERGE inserted")
+        return count
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def count(self, kind: EntryKind) -> int:
+        """How many entries of this kind are stored."""
+        table = ENTRY_TABLES[kind]
+        with self._boundary("counting entries"):
+            async with self._engine.connect() as conn:
+                found = await conn.scalar(sa.select(sa.func.count()).select_from(table))
+        return int(found or 0)
+
+    async def call_record(self, call_id: str) -> dict[str, Any] | None:
+        """A call's record (``acd_call`` columns), ``None`` if no entry of it was written."""
+        query = sa.select(call).where(call.c.call_id == call_id)
+        with self._boundary("reading a call record"):
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(query)).mappings().first()
+        return None if row is None else dict(row)
+
+    async def callbacks(
+        self, dept: str | None = None, *, since_s: float | None = None
+    ) -> list[dict[str, Any]]:
+        """The callback worklist, oldest first: one item per caller number.
+
+        Abandoned calls from the same number are one item (the latest call, its status),
+        with ``repeats`` (how many calls), ``first_abandoned_s`` and every ``call_ids``;
+        calls without a number stay one item each.
+        """
+        query = sa.select(callback).where(callback.c.abandoned_s.is_not(None))
+        if dept is not None:
+            query = query.where(callback.c.dept == dept)
+        if since_s is not None:
+            query = query.where(callback.c.abandoned_s >= since_s)
+        query = query.order_by(callback.c.abandoned_s, callback.c.call_id)
+        with self._boundary("reading the callback worklist"):
+            async with self._engine.connect() as conn:
+                rows = [dict(r) for r in (await conn.execute(query)).mappings()]
+        return _by_caller(rows)
+
+    # -- schema ----------------------------------------------------------------------------------
+
+    async def create_schema(self) -> str:
+        """Bring the schema to this code's revision (runs the migrations); returns it.
+
+        For SQLite the file's directory is made first (the embedded default is a relative
+        ``var/`` path).
+        """
+        sqlite_file = self._sqlite_file()
+        if sqlite_file is not None:
+            sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        with self._boundary("migrating the journal schema"):
+            async with self._engine.begin() as conn:
+                await conn.run_sync(migrate.upgrade)
+                found = await conn.run_sync(migrate.current)
+        assert found is not None  # the upgrade just wrote it
+        return found
+
+    async def revision(self) -> str | None:
+        """The database's schema revision, ``None`` when it has no schema."""
+        sqlite_file = self._sqlite_file()
+        if sqlite_file is not None and not sqlite_file.exists():
+            return None  # connecting would create the file: a question must not do that
+        with self._boundary("reading the journal schema revision"):
+            async with self._engine.connect() as conn:
+                return await conn.run_sync(migrate.current)
+
+    async def check_schema(self) -> None:
+        """Raise ``SchemaOutdated`` (naming the command that fixes it) unless up to date."""
+        migrate.require_head(await self.revision())
+
+    def _sqlite_file(self) -> Path | None:
+        database = self._engine.url.database
+        if self._dialect.name != "sqlite" or in_memory(self._engine.url) or not database:
+            return None
+        return Path(database)
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._engine.dispose()
+
+
+def _sorted(rows: dict[str, Any]) -> list[Row]:
+    return [rows[key].row() for key in sorted(rows)]
+
+
+def _by_caller(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        # A call without a number cannot be matched with another: it keeps a group of its own.
+        groups.setdefault(row["caller"] or f"\0{row['call_id']}", []).append(row)
+    items = []
+    for calls in groups.values():
+        item = dict(calls[-1])
+        item["repeats"] = len(calls)
+        item["first_abandoned_s"] = calls[0]["abandoned_s"]
+        item["call_ids"] = [c["call_id"] for c in calls]
+        items.append(item)
+    items.sort(key=lambda i: (i["abandoned_s"], i["call_id"]))
+    return items
+
+
+if TYPE_CHECKING:
+    from acd.ports import JournalStore
+
+    def _is_a_journal_store(journal: SqlJournal) -> JournalStore:
+        return journal  # mypy proves SqlJournal fits the port

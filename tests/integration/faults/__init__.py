@@ -1,0 +1,1 @@
+"""Fault tests: real servers stopped, processes killed, and the journal still complete."""

@@ -1,0 +1,1 @@
+"""The SQL journal's pure parts, its Oracle rendering and its command (on SQLite)."""
