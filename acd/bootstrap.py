@@ -26,6 +26,7 @@ from acd.runtime.reload import ConfigReloader, LoadedConfig, engine_applier
 from acd.storage import Storage, build_storage, embedded_journal
 from connectors.asterisk.client import AmiClient
 from connectors.asterisk.pbx import AmiPbx
+from connectors.sql import SchemaOutdated
 
 log = logging.getLogger("acd.service")
 
@@ -195,12 +196,16 @@ async def run_service(
     """
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
+    try:
+        await _resume(service, create_schema=create_schema)
+    except BaseException:
+        await service.storage.close(0.0)  # e.g. SchemaOutdated: nothing was started
+        raise
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     service.reloader.install_sighup(loop)
     d = service.dispatcher
-    await _resume(service, create_schema=create_schema)
     if login_all:
         for agent in service.engine.spec.agents:
             d.submit(ev.AgentLoggedIn(agent=agent.id))
@@ -282,8 +287,11 @@ async def _status(service: Service, out: TextIO, every_s: float) -> None:
         await asyncio.sleep(every_s)
         now = service.dispatcher.clock()
         links = " ".join(f"{c.name}:{'up' if c.logged_in else 'down'}" for c in service.clients)
+        journal = await service.storage.metrics()
+        age = "" if journal.oldest_age_s is None else f", oldest {journal.oldest_age_s:.0f}s"
         lines = [
             f"-- {time.strftime('%H:%M:%S')}  PBX {links}  config {service.reloader.current.label}"
+            f"  journal backlog {journal.backlog}{age}"
         ]
         for dept in service.engine.spec.departments:
             s = service.engine.dept_stats(dept.id, now)
@@ -334,9 +342,13 @@ def _run_command(args: argparse.Namespace) -> int:
         import uvloop  # noqa: PLC0415 - optional speed-up, used when installed
 
         uvloop.install()
-    asyncio.run(
-        run_service(
-            service, login_all=args.login_all, status_every_s=args.status_every, out=sys.stdout
+    try:
+        asyncio.run(
+            run_service(
+                service, login_all=args.login_all, status_every_s=args.status_every, out=sys.stdout
+            )
         )
-    )
+    except SchemaOutdated as err:
+        print(f"{args.config}: {err}", file=sys.stderr)
+        return 2
     return 0
