@@ -102,3 +102,37 @@ class WallClock(Protocol):
     def __call__(self) -> float:
         """Now, in epoch seconds."""
         ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaseGrant:
+    """The outcome of one ``Lease.try_acquire``, every time read from the lease's own clock."""
+
+    held: bool
+    """Whether the asking holder holds the lease now."""
+    holder: str | None
+    """Who holds it (the asker when ``held``); ``None`` when nobody ever took it."""
+    epoch: int
+    """The epoch of that holding; it rises at every change of holder (fencing token)."""
+    expires_in_s: float
+    """Seconds until it expires by the lease's clock; ≤ 0 when expired (free to take)."""
+    db_now_s: float
+    """The lease's clock at the call, epoch seconds (to compare, never to act on)."""
+
+
+class Lease(Protocol):
+    """The leadership lease: at most one holder at a time, decided by the store's own clock.
+
+    Whoever holds a grant acts for its epoch only until ``expires_in_s`` has passed by its
+    own monotonic clock, counted from *before* the call (minus a margin): the grant says
+    nothing about the time the answer took to come back. A call that raises or does not
+    return in time counts as not renewed.
+    """
+
+    async def try_acquire(self, holder: str, ttl_s: float) -> LeaseGrant:
+        """Renew for ``ttl_s`` if ``holder`` holds it, take it (epoch + 1) if free, else tell."""
+        ...
+
+    async def release(self, holder: str) -> None:
+        """Expire it now if ``holder`` holds it, so a standby takes over at once (clean stop)."""
+        ...

@@ -21,16 +21,28 @@ from redis.asyncio import Redis
 
 from acd.config import AcdConfig, resolve_secret
 from acd.journal import EntryKind, JournalEntry, Journaling
-from acd.ports import HotState, Journal
+from acd.ports import HotState, Journal, Lease
 from connectors.memory.hotstate import MemoryHotState
+from connectors.memory.lease import MemoryLease
 from connectors.memory.outbox import MemoryOutbox, OutboxMetrics
 from connectors.redis.connect import redis_client
 from connectors.redis.hotstate import RedisHotState
 from connectors.redis.outbox import OutboxWriter, RedisOutbox
 from connectors.spool import SpoolFile
 from connectors.sql import SqlJournal
+from connectors.sql.lease import SqlLease
 
 log = logging.getLogger("acd.storage")
+
+JOURNAL_CLAIM_IDLE_S = 10.0
+"""A journal batch pending this long under one writer is taken over by another writer.
+
+A writer dies with its instance (kill -9, a lost lease) holding the batch it was writing,
+under a consumer name (it carries the pid) that never comes back: the surviving
+instances' writers claim it after this long, so a failover delays those journal entries
+by seconds, not by the library's minute. A live writer whose batch is claimed only costs
+a second, idempotent, write of it.
+"""
 
 
 class _Outbox(Journal, Protocol):
@@ -46,6 +58,7 @@ class Storage:
     hot: HotState
     outbox: _Outbox
     sql: SqlJournal
+    lease: Lease
     redis: Redis | None = None
     writer: OutboxWriter | None = None
     description: str = ""
@@ -134,7 +147,12 @@ def build_storage(cfg: AcdConfig, **sql_options: Any) -> Storage:
     """The configured hot state, outbox and journal (secrets are read here)."""
     jcfg = cfg.journal
     password = None if jcfg.password is None else resolve_secret(jcfg.password)
-    sql = SqlJournal.from_url(jcfg.url, password=password, **sql_options)
+    sql = SqlJournal.from_url(
+        jcfg.url, password=password, lease_name=cfg.ha.lease_name, **sql_options
+    )
+    # A journal in memory is one process's: its single shared connection must not carry
+    # the lease's transactions between the journal's.
+    lease: Lease = MemoryLease() if jcfg.url.startswith("memory") else SqlLease.of(sql)
     spool = SpoolFile(jcfg.spool)
     ns = cfg.instance.name
     rcfg = cfg.redis
@@ -143,6 +161,7 @@ def build_storage(cfg: AcdConfig, **sql_options: Any) -> Storage:
             hot=MemoryHotState(namespace=ns),
             outbox=MemoryOutbox(store=sql, spool=spool),
             sql=sql,
+            lease=lease,
             description=f"hot state in memory, journal {_safe(jcfg.url)}",
         )
     client = redis_client(
@@ -157,8 +176,15 @@ def build_storage(cfg: AcdConfig, **sql_options: Any) -> Storage:
         hot=RedisHotState(client, namespace=ns),
         outbox=RedisOutbox(redis=client, namespace=ns, spool=spool),
         sql=sql,
+        lease=lease,
         redis=client,
-        writer=OutboxWriter(redis=client, namespace=ns, store=sql, consumer=consumer),
+        writer=OutboxWriter(
+            redis=client,
+            namespace=ns,
+            store=sql,
+            consumer=consumer,
+            claim_idle_ms=int(JOURNAL_CLAIM_IDLE_S * 1000),
+        ),
         description=f"hot state and outbox {_safe(rcfg.url)}, journal {_safe(jcfg.url)}",
     )
 

@@ -91,6 +91,30 @@ class JournalConfig(Model):
     """Local append-only file where journal entries wait while Redis or SQL cannot take them."""
 
 
+class HaConfig(Model):
+    """Leadership: one lease in the journal database decides which instance acts.
+
+    The active instance renews it every ``renew_every_s`` and stops acting as soon as its
+    last renew is older than ``lease_ttl_s - margin_s``; a standby takes over once the
+    lease has expired (the database's clock decides).
+    """
+
+    lease_name: Ident = "acd"
+    lease_ttl_s: PositiveSeconds = 3.0
+    renew_every_s: PositiveSeconds = 0.5
+    margin_s: Seconds = 0.5
+
+    @model_validator(mode="after")
+    def _renew_in_time(self) -> Self:
+        if self.renew_every_s >= self.lease_ttl_s - self.margin_s:
+            raise PydanticCustomError(
+                "lease-timing",
+                "renew_every_s ({renew}) must be shorter than lease_ttl_s - margin_s ({left})",
+                {"renew": self.renew_every_s, "left": self.lease_ttl_s - self.margin_s},
+            )
+        return self
+
+
 class ConsoleConfig(Model):
     """The supervisors' web console."""
 
@@ -195,6 +219,7 @@ class AcdConfig(Model):
     pbx: tuple[AmiEndpointConfig, ...] = Field(min_length=1)
     redis: RedisConfig
     journal: JournalConfig
+    ha: HaConfig = HaConfig()
     console: ConsoleConfig = ConsoleConfig()
     priorities: PrioritiesConfig = PrioritiesConfig()
     defaults: DefaultsConfig = DefaultsConfig()

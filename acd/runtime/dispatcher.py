@@ -47,6 +47,10 @@ class DispatcherStats:
     pbx_failures: int = 0
     inbox_depth: int = 0
     resyncs: int = 0
+    ignored: int = 0
+    """Events received while standing by."""
+    fenced: int = 0
+    """Actions not sent because the lease could not be vouched for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,10 @@ class Dispatcher:
         self.config_version = config_version
         self.listeners = listeners
         self.stats = DispatcherStats()
+        self.may_act: Callable[[], bool] = lambda: True
+        """The self-fence (``Leadership.may_act``): no action, no heartbeat when false."""
+        self.standby = False
+        """A standby ignores the PBX's events: the takeover resync brings it up to date."""
         self._inbox: asyncio.Queue[ev.Event | _Resync] = asyncio.Queue(inbox_size)
         self._actions: set[asyncio.Task[None]] = set()
         self._accepting = True
@@ -95,6 +103,9 @@ class Dispatcher:
 
     def submit(self, event: ev.Event) -> None:
         """Queue an event for the engine; never blocks (the AMI reader must not wait)."""
+        if self.standby:
+            self.stats.ignored += 1
+            return
         try:
             self._inbox.put_nowait(event)
         except asyncio.QueueFull:
@@ -110,6 +121,8 @@ class Dispatcher:
         routes_before: frozenset[str] | None = None,
     ) -> None:
         """Queue a resync with a PBX's channels, handled in order with the events."""
+        if self.standby:
+            return
         self._inbox.put_nowait(_Resync(pbx, channels, routes_before))
 
     def routes_in_force(self) -> frozenset[str]:
@@ -226,6 +239,11 @@ class Dispatcher:
                 self._spawn(cmd)
 
     def _spawn(self, cmd: PbxCommand | VerifyRoute) -> None:
+        if not self.may_act():
+            # Not (surely) the leader any more: the next leader resyncs and decides.
+            self.stats.fenced += 1
+            log.error("%s for call %s not sent: lease not held", type(cmd).__name__, cmd.call)
+            return
         pbx = self.pbxs.get(channel_of(cmd.call).pbx)
         if pbx is None:
             log.error("no PBX link for call %s: %s not sent", cmd.call, type(cmd).__name__)
@@ -280,7 +298,8 @@ class Dispatcher:
             await self._beat(pbx, 1.0)
 
     def _routing(self) -> bool:
-        return self._run_task is not None and not self._run_task.done()
+        running = self._run_task is not None and not self._run_task.done()
+        return running and self.may_act()
 
     async def _beat(self, pbx: Pbx, timeout_s: float) -> None:
         try:

@@ -228,6 +228,10 @@ class AmiClient:
         limit = self._action_timeout_s if timeout is None else timeout
         return await session.request(action, timeout=limit)
 
+    def set_action_id_prefix(self, prefix: str) -> None:
+        """ActionIDs from now on start with ``prefix`` (a takeover puts its epoch there)."""
+        self._ids.prefix = ActionIdGenerator(prefix).prefix  # validated like the first one
+
     async def close(self) -> None:
         """Log off if logged in, stop every task; queued events are not delivered. Idempotent."""
         if self._closing:

@@ -14,13 +14,13 @@ Portability rules every table follows:
 - times are epoch seconds in an IEEE double (``*_s`` columns, ``BINARY_DOUBLE`` on Oracle):
   the same type in every database, no time zone to convert, an exact round trip of the
   entry's ``at`` and microsecond resolution for centuries. Reports convert with
-  ``to_timestamp(at_s)`` (PostgreSQL) or ``datetime(at_s, 'unixepoch')`` (SQLite). The one
-  exception is the lease's ``expires_at``, compared with the database's own clock.
+  ``to_timestamp(at_s)`` (PostgreSQL) or ``datetime(at_s, 'unixepoch')`` (SQLite). The
+  lease's times too (``expires_s``, ``started_s``): they come from the database's own clock
+  (``connectors.sql.lease``) but are stored in the same unit, so a fenced entry's ``at_s``
+  and the epoch start that fenced it compare directly.
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
@@ -43,11 +43,6 @@ metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 Seconds: sa.types.TypeEngine[float] = sa.Double().with_variant(oracle.BINARY_DOUBLE(), "oracle")
 """Epoch seconds: an IEEE double everywhere (Oracle's FLOAT would be a decimal NUMBER)."""
-
-Timestamp: sa.types.TypeEngine[datetime] = sa.DateTime(timezone=True).with_variant(
-    oracle.TIMESTAMP(timezone=True), "oracle"
-)
-"""A database timestamp (Oracle's ``DATE`` drops fractions, hence its ``TIMESTAMP``)."""
 
 ID = 36
 """A UUIDv7 in its text form."""
@@ -207,14 +202,39 @@ callback = sa.Table(
     _text("updated_by", PERSON),
 )
 
+# -- leadership (``connectors.sql.lease``) and the entries it fenced out ------------------------
+
 lease = sa.Table(
     "acd_lease",
     metadata,
     sa.Column("name", sa.String(NAME), primary_key=True),
     sa.Column("holder", sa.String(PERSON), nullable=False),
     sa.Column("epoch", sa.Integer, nullable=False),
-    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Column("expires_s", Seconds, nullable=False),
 )
+"""One row per lease: who holds it, since which epoch, until when (database clock)."""
+
+lease_epoch = sa.Table(
+    "acd_lease_epoch",
+    metadata,
+    sa.Column("name", sa.String(NAME), primary_key=True),
+    sa.Column("epoch", sa.Integer, primary_key=True),
+    sa.Column("holder", sa.String(PERSON), nullable=False),
+    sa.Column("started_s", Seconds, nullable=False),
+)
+"""When each epoch began and who took it: the journal's fence, and the audit of who led when."""
+
+fenced_entry = sa.Table(
+    "acd_fenced_entry",
+    metadata,
+    _id(),
+    sa.Column("kind", sa.String(STATE), nullable=False),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("at_s", Seconds, nullable=False, index=True),
+    sa.Column("newer_epoch", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+"""Entries refused as stale: made after a newer epoch began (``body`` is the encoded entry)."""
 
 CALLBACK_STATUSES = ("to-call-back", "called-back", "reached", "not-reached")
 """The worklist's statuses; a new abandoned call starts at the first."""

@@ -4,11 +4,24 @@ A batch is written whole or not at all: its entries (keyed by their UUIDv7, so a
 batch keeps one row each), then the call records and the callback worklist merged from
 them. A database that cannot answer raises ``JournalUnavailable`` (the outbox keeps the
 batch and retries); any other error is a bug and propagates as it is.
+
+Fencing: an entry is *stale* when an epoch newer than its own (of the lease ``lease_name``,
+see ``connectors.sql.lease``) had started more than ``fence_tolerance_s`` before the
+entry's ``at``: an instance made it after losing the lease. Stale entries go to
+``acd_fenced_entry`` instead (idempotent, counted, logged) and the batch succeeds, so the
+outbox acknowledges them. Entries of an old epoch made *before* the takeover are written
+as usual: a leader that dies with a backlog loses nothing. The tolerance covers the skew
+between the host clock that stamped ``at`` and the database clock that stamped the start.
+Epoch 0 is never stale: it marks an instance that claims no leadership (a standby loading
+its configuration, a single instance without the lease); a leader that loses the lease
+keeps writing with the epoch it had, and that is what the fence catches.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,11 +36,27 @@ from connectors.sql import migrate
 from connectors.sql.engine import in_memory, journal_url, make_engine
 from connectors.sql.errors import JournalUnavailable
 from connectors.sql.rows import BatchPlan, Row, plan_batch
-from connectors.sql.schema import ENTRY_TABLES, call, callback
+from connectors.sql.schema import ENTRY_TABLES, call, callback, fenced_entry, lease_epoch
 from connectors.sql.upsert import ORACLE, fill_from_calls, insert_new, upsert
+
+log = logging.getLogger(__name__)
 
 FILL_CHUNK = 500
 """Call ids per ``IN`` list: Oracle refuses more than 1000 expressions in one."""
+LEASE = "acd"
+"""The lease whose epochs fence the journal, unless configured otherwise."""
+UNLEASED = 0
+"""The epoch of entries written without the lease: never fenced."""
+FENCE_TOLERANCE_S = 1.0
+"""How far an entry's host clock may run ahead of the database's before it counts as stale."""
+
+EPOCH_STARTS = (
+    sa.select(lease_epoch.c.epoch, lease_epoch.c.started_s)
+    .where(lease_epoch.c.name == sa.bindparam("lease_name", type_=sa.String))
+    .where(lease_epoch.c.epoch > sa.bindparam("lowest_epoch", type_=sa.Integer))
+    .order_by(lease_epoch.c.epoch)
+)
+"""The epochs newer than a batch's oldest, with their starts (by the database's clock)."""
 
 _SQLITE_RETRYABLE = frozenset(
     {
@@ -42,7 +71,8 @@ _SQLITE_RETRYABLE = frozenset(
 """SQLite errors that a later retry can get past; "no such table" and the like cannot."""
 
 
-def _retryable(err: sa_exc.DBAPIError) -> bool:
+def retryable(err: sa_exc.DBAPIError) -> bool:
+    """Whether a database error may pass by itself (lost connection, lock, full disk...)."""
     if err.connection_invalidated:
         return True
     code = getattr(err.orig, "sqlite_errorcode", None)
@@ -55,12 +85,22 @@ def _retryable(err: sa_exc.DBAPIError) -> bool:
 class SqlJournal:
     """The journal store on SQLite, PostgreSQL or Oracle (``JournalStore``)."""
 
-    def __init__(self, engine: AsyncEngine, *, merge: bool | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        merge: bool | None = None,
+        lease_name: str = LEASE,
+        fence_tolerance_s: float = FENCE_TOLERANCE_S,
+    ) -> None:
         """A journal on ``engine``; ``merge`` writes with ``MERGE`` (default: on Oracle only).
 
         PostgreSQL 15+ also runs ``MERGE`` (given a one-row ``dual`` view), which lets the
-        tests run Oracle's statements for real.
+        tests run Oracle's statements for real. Entries are fenced by the epochs of the lease
+        ``lease_name``, with ``fence_tolerance_s`` of clock skew allowed.
         """
+        if fence_tolerance_s < 0:
+            raise ValueError(f"the fence tolerance cannot be negative: {fence_tolerance_s} s")
         self._engine = engine
         self._dialect = engine.dialect
         self._merge = engine.dialect.name == ORACLE if merge is None else merge
@@ -72,17 +112,28 @@ class SqlJournal:
         self._upserts = {
             t.name: upsert(t, self._dialect, merge=self._merge) for t in (call, callback)
         }
+        self._set_aside = insert_new(fenced_entry, self._dialect, merge=self._merge)
+        self.lease_name = lease_name
+        self.fence_tolerance_s = fence_tolerance_s
+        self._fenced = 0
 
     @classmethod
     def from_url(
-        cls, url: str, *, password: str | None = None, **engine_options: Any
+        cls,
+        url: str,
+        *,
+        password: str | None = None,
+        lease_name: str = LEASE,
+        fence_tolerance_s: float = FENCE_TOLERANCE_S,
+        **engine_options: Any,
     ) -> SqlJournal:
         """A journal on the database at ``url`` (see ``connectors.sql.engine`` for the schemes).
 
         ``password`` is set apart from the URL, never shown; ``engine_options`` go to
         SQLAlchemy's ``create_async_engine`` (``connect_args``, pool sizes...).
         """
-        return cls(make_engine(journal_url(url, password=password), **engine_options))
+        engine = make_engine(journal_url(url, password=password), **engine_options)
+        return cls(engine, lease_name=lease_name, fence_tolerance_s=fence_tolerance_s)
 
     def __repr__(self) -> str:
         return f"SqlJournal({self._where})"
@@ -97,9 +148,15 @@ class SqlJournal:
         """The underlying engine (for the lease and reports sharing the pool)."""
         return self._engine
 
+    @property
+    def fenced(self) -> int:
+        """Stale entries set aside in ``acd_fenced_entry`` since this journal was opened."""
+        return self._fenced
+
     def statements(self) -> list[sa.Executable]:
         """Every statement a batch may run on this database, for review and dialect tests."""
-        return [*self._inserts.values(), *self._upserts.values(), fill_from_calls(["call"])]
+        writes = [*self._inserts.values(), *self._upserts.values(), self._set_aside]
+        return [EPOCH_STARTS, *writes, fill_from_calls(["call"])]
 
     @contextmanager
     def _boundary(self, doing: str) -> Iterator[None]:
@@ -112,7 +169,7 @@ class SqlJournal:
             # and its insert. The retry finds the row there and merges into it.
             raise JournalUnavailable(f"{doing} on {self._where}: {err.orig}") from err
         except sa_exc.DBAPIError as err:
-            if not _retryable(err):
+            if not retryable(err):
                 raise
             raise JournalUnavailable(f"{doing} on {self._where}: {err.orig}") from err
         except (OSError, sa_exc.DisconnectionError, sa_exc.TimeoutError) as err:
@@ -122,13 +179,57 @@ class SqlJournal:
     # -- writing ---------------------------------------------------------------------------------
 
     async def write(self, entries: Sequence[JournalEntry]) -> int:
-        """Write one batch in one transaction; returns how many entries were not there yet."""
+        """Write one batch in one transaction; returns how many entries were not there yet.
+
+        Stale entries are set aside instead (see the module's rule) and never counted here.
+        """
         plan = plan_batch(entries)
         if plan.size == 0:
             return 0
         with self._boundary("writing the journal"):
             async with self._engine.begin() as conn:
-                return await self._write(conn, plan)
+                stale = await self._stale(conn, entries)
+                if stale:
+                    plan = plan_batch([e for e in entries if e.id not in stale])
+                new = await self._write(conn, plan)
+                aside = await self._fence(conn, entries, stale) if stale else 0
+        if stale:
+            self._fenced += aside
+            epochs = sorted({e.epoch for e in entries if e.id in stale})
+            log.error(
+                "journal: %d entries of epoch %s made after epoch %d of lease %r began: "
+                "fenced into acd_fenced_entry (%d new)",
+                len(stale), ", ".join(map(str, epochs)), min(stale.values()), self.lease_name,
+                aside,
+            )  # fmt: skip
+        return new
+
+    async def _stale(
+        self, conn: AsyncConnection, entries: Sequence[JournalEntry]
+    ) -> dict[str, int]:
+        # Read with every batch, never cached: a cache would miss the very takeover that makes
+        # this writer's entries stale. An epoch that begins after this read cannot fence them
+        # anyway: they were made before the write began (within the tolerance).
+        leased = [e.epoch for e in entries if e.epoch > UNLEASED]
+        if not leased:
+            return {}  # a single instance without the lease pays no read
+        binds = {"lease_name": self.lease_name, "lowest_epoch": min(leased)}
+        starts = [(r.epoch, r.started_s) for r in await conn.execute(EPOCH_STARTS, binds)]
+        return stale_entries(entries, starts, tolerance_s=self.fence_tolerance_s)
+
+    async def _fence(
+        self, conn: AsyncConnection, entries: Sequence[JournalEntry], stale: dict[str, int]
+    ) -> int:
+        rows = {
+            e.id: {
+                "id": e.id, "kind": e.kind.value, "epoch": e.epoch, "at_s": float(e.at),
+                "newer_epoch": stale[e.id], "body": e.encode().decode(),
+            }
+            for e in entries
+            if e.id in stale
+        }  # fmt: skip
+        result = await conn.execute(self._set_aside, [rows[k] for k in sorted(rows)])
+        return self._rowcount(result.rowcount) if self._merge else len(result.all())
 
     async def _write(self, conn: AsyncConnection, plan: BatchPlan) -> int:
         new = 0
@@ -235,6 +336,30 @@ class SqlJournal:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self._engine.dispose()
+
+
+def stale_entries(
+    entries: Sequence[JournalEntry], starts: Sequence[tuple[int, float]], *, tolerance_s: float
+) -> dict[str, int]:
+    """Each stale entry's id → the newer epoch that had begun before it was made (not epoch 0).
+
+    ``starts`` are ``(epoch, started_s)`` by rising epoch. What counts is the earliest start
+    among the epochs newer than the entry's: epochs normally start in order, but a database
+    clock set back could make a later epoch look older.
+    """
+    if not starts:
+        return {}
+    epochs = [epoch for epoch, _ in starts]
+    earliest = list(starts)
+    for i in range(len(earliest) - 2, -1, -1):
+        if earliest[i + 1][1] < earliest[i][1]:
+            earliest[i] = earliest[i + 1]
+    stale: dict[str, int] = {}
+    for entry in entries:
+        i = bisect_right(epochs, entry.epoch)
+        if entry.epoch > UNLEASED and i < len(epochs) and earliest[i][1] < entry.at - tolerance_s:
+            stale[entry.id] = earliest[i][0]
+    return stale
 
 
 def _sorted(rows: dict[str, Any]) -> list[Row]:

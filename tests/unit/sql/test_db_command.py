@@ -28,16 +28,16 @@ def test_db_upgrade_creates_the_schema_of_a_fresh_sqlite_file(
     db = tmp_path / "var" / "journal.db"
     config = str(config_with_journal(tmp_path, f"journal:\n  url: sqlite:///{db}\n"))
     assert main(["db", "current", "-c", config]) == 1
-    assert f"current none, required 0001 (run `acd db upgrade -c {config}`)" in (
+    assert f"current none, required 0002 (run `acd db upgrade -c {config}`)" in (
         capsys.readouterr().out
     )
     assert main(["db", "upgrade", "-c", config]) == 0
-    assert "journal schema upgraded from none to 0001" in capsys.readouterr().out
+    assert "journal schema upgraded from none to 0002" in capsys.readouterr().out
     assert db.is_file()
     assert main(["db", "upgrade", "-c", config]) == 0
-    assert "already at revision 0001" in capsys.readouterr().out
+    assert "already at revision 0002" in capsys.readouterr().out
     assert main(["db", "current", "-c", config]) == 0
-    assert "current 0001, required 0001 (up to date)" in capsys.readouterr().out
+    assert "current 0002, required 0002 (up to date)" in capsys.readouterr().out
 
 
 def test_db_upgrade_without_its_password_says_which_secret(
