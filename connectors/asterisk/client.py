@@ -23,7 +23,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from acd.ami import actions
@@ -40,6 +40,7 @@ from acd.ami.frames import Frame
 from connectors.asterisk.backoff import DEFAULT_MAX_S, DEFAULT_MIN_S, Backoff
 from connectors.asterisk.delivery import EventDelivery, FrameHandler
 from connectors.asterisk.session import AmiSession, AuthMethod
+from connectors.asterisk.stats import AmiClientStats
 
 log = logging.getLogger(__name__)
 
@@ -55,31 +56,6 @@ def require_ok(completion: Completion) -> Completion:
     if not completion.ok:
         raise AmiActionFailed(completion.message or f"{completion.response.kind} without reason")
     return completion
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AmiClientStats:
-    """A snapshot of one client's health, for metrics and the supervision page."""
-
-    name: str
-    connected: bool
-    logged_in: bool
-    reconnects: int
-    connect_failures: int
-    login_failures: int
-    bad_frames: int
-    oversized_frames: int
-    events_received: int
-    events_dropped: int
-    handler_errors: int
-    resync_needed: bool
-    queue_depth: int
-    consumer_lag_s: float
-    last_pong_age_s: float | None
-    actions_in_flight: int
-    unmatched_responses: int
-    retry_delay_s: float | None
-    keepalive: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,11 +198,23 @@ class AmiClient:
         ``AmiActionTimeout`` after ``timeout`` (default ``action_timeout_s``); a late
         answer is then ignored.
         """
+        (answer,) = await self.send_all((action,), timeout=timeout)
+        return answer
+
+    async def send_all(
+        self, batch: Sequence[Action], *, timeout: float | None = None
+    ) -> list[Completion]:
+        """Write the actions of ``batch`` in one write, in order, on one session; every answer.
+
+        The rules of ``send`` hold for the batch as a whole: written once, never
+        replayed; a lost session or the timeout fails all of it.
+        """
         session = self._session
         if self._closing or session is None or not session.logged_in or session.is_closed:
-            raise AmiConnectionLost(f"{self.name}: not connected; {action.name} not sent")
+            names = "+".join(action.name for action in batch)
+            raise AmiConnectionLost(f"{self.name}: not connected; {names} not sent")
         limit = self._action_timeout_s if timeout is None else timeout
-        return await session.request(action, timeout=limit)
+        return await session.request_all(batch, timeout=limit)
 
     def set_action_id_prefix(self, prefix: str) -> None:
         """ActionIDs from now on start with ``prefix`` (a takeover puts its epoch there)."""

@@ -102,7 +102,7 @@ class EventDelivery(Generic[M]):
             return
         try:
             result = handler(frame)
-            if inspect.isawaitable(result):
+            if result is not None and inspect.isawaitable(result):  # plain handlers skip it
                 await result
         except Exception:
             self.handler_errors += 1

@@ -7,6 +7,7 @@ from connectors.asterisk.fake.config import (
     CONTRACT_READ,
     FakeConfig,
 )
+from connectors.asterisk.fake.faults import CutPoint, LinkCut
 from connectors.asterisk.fake.model import Fate, Phase
 from connectors.asterisk.fake.pbx import FakeStats
 from connectors.asterisk.fake.server import FakeAsterisk
@@ -20,11 +21,13 @@ __all__ = [
     "CONTRACT_READ",
     "ActionRecord",
     "Arrival",
+    "CutPoint",
     "Dist",
     "FakeAsterisk",
     "FakeConfig",
     "FakeStats",
     "Fate",
+    "LinkCut",
     "Phase",
     "TrafficSpec",
     "arrivals",

@@ -55,16 +55,14 @@ class Dialplan:
         st.set_var(ch, "ACD_PRIO", ch.vars.get("ACD_PRIO") or "normal")
         st.step(ch, "acd-inbound", 3, "Set", "ACD_ENQ_TS=${EPOCH}")
         st.set_var(ch, "ACD_ENQ_TS", str(st.epoch()))
-        st.step(ch, "acd-inbound", 4, "Set", "ACD_STATE=waiting")
-        st.set_var(ch, "ACD_STATE", "waiting")
-        st.step(ch, "acd-inbound", 5, "Answer")
+        st.step(ch, "acd-inbound", 4, "Answer")
         if ch.state is not ChanState.UP:
             st.set_state(ch, ChanState.UP)
         st.later(caller, st.config.answer_media_s, lambda: self._welcome(caller))
 
     def _welcome(self, caller: Caller) -> None:
         st = self.st
-        st.step(caller.channel, "acd-inbound", 6, "Playback", "acd15/accueil")
+        st.step(caller.channel, "acd-inbound", 5, "Playback", "acd15/accueil")
         if st.config.welcome_s > 0:
             st.later(caller, st.config.welcome_s, lambda: self._announce(caller))
         else:
@@ -72,6 +70,10 @@ class Dialplan:
 
     def _announce(self, caller: Caller) -> None:
         st, ch = self.st, caller.channel
+        # Waiting only from here, as in the contract: a resync during the welcome message
+        # must not adopt a caller who may still hang up before ever waiting.
+        st.step(ch, "acd-inbound", 6, "Set", "ACD_STATE=waiting")
+        st.set_var(ch, "ACD_STATE", "waiting")
         body = [
             ("Dept", ch.vars.get("ACD_DEPT", "")),
             ("Queue", ch.vars.get("ACD_QUEUE", "")),

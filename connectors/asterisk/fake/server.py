@@ -9,9 +9,11 @@ from collections import deque
 from collections.abc import Iterable
 
 from acd.ami.codec import encode_frame
+from acd.ami.frames import Frame
 from connectors.asterisk.fake import events as ev
 from connectors.asterisk.fake.clock import LoopScheduler, Timer
 from connectors.asterisk.fake.config import FakeConfig
+from connectors.asterisk.fake.faults import CutPoint, LinkCut
 from connectors.asterisk.fake.model import Agent, Caller
 from connectors.asterisk.fake.pbx import FakePbx, FakeStats
 from connectors.asterisk.fake.session import ActionRecord, AmiSession
@@ -48,6 +50,7 @@ class FakeAsterisk:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sids = itertools.count(1)
         self._traffic_timers: dict[str, Timer] = {}
+        self._cuts: list[LinkCut] = []
         self._up = False
 
     # --- lifecycle ------------------------------------------------------------------
@@ -240,11 +243,50 @@ class FakeAsterisk:
         for session in list(self._sessions.values()):
             session.abort()
 
+    async def cut_link(self, down_s: float) -> None:
+        """Cut every AMI session and refuse new ones for ``down_s`` loop seconds.
+
+        The network between middleware and PBX fails, not the PBX: calls go on arriving,
+        waiting and ringing, and their events are lost to the middleware meanwhile.
+        """
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        self.drop_sessions()
+        await asyncio.sleep(down_s)
+        await self._listen()
+
     def inject_raw(self, data: bytes, *, logged_in_only: bool = True) -> None:
         """Write raw bytes (garbage, a partial frame) to the sessions."""
         for session in list(self._sessions.values()):
             if session.authenticated or not logged_in_only:
                 session.write(data, event=True)
+
+    def cut_link_at(
+        self,
+        action: str,
+        point: CutPoint | str,
+        *,
+        variable: str | None = None,
+        channel: str | None = None,
+    ) -> LinkCut:
+        """Arm a one-shot cut of the session that reads the next matching action.
+
+        ``CutPoint.BEFORE_APPLY``: the action is lost; ``BEFORE_RESPONSE``: it takes
+        effect and only its answer is lost. ``variable`` and ``channel`` narrow the match.
+        """
+        cut = LinkCut(action=action, point=CutPoint(point), variable=variable, channel=channel)
+        self._cuts.append(cut)
+        return cut
+
+    def take_cut(self, name: str, frame: Frame) -> CutPoint | None:
+        """Session hook: the point of the first armed cut this action matches (it fires)."""
+        for cut in self._cuts:
+            if cut.matches(name, frame):
+                cut.fired = True
+                self._cuts.remove(cut)
+                return cut.point
+        return None
 
     def pause_event_stream(self, *, responses: bool = False) -> None:
         """Hold events (and responses too if asked) until ``resume_event_stream``."""

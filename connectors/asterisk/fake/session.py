@@ -11,8 +11,9 @@ from acd.ami.actions import md5_key
 from acd.ami.codec import AmiDecoder, encode_frame
 from acd.ami.frames import Frame
 from connectors.asterisk.fake import events as ev
-from connectors.asterisk.fake.actions import ALL_CLASSES, dispatch, event_mask
+from connectors.asterisk.fake.actions import ALL_CLASSES, Reply, dispatch, event_mask
 from connectors.asterisk.fake.config import FakeConfig
+from connectors.asterisk.fake.faults import CutPoint
 from connectors.asterisk.fake.pbx import FakePbx
 
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
@@ -31,6 +32,8 @@ class ActionRecord:
     action_id: str | None
     response: str
     message: str
+    cut: str = ""
+    """The ``CutPoint`` at which the link was cut on this action, if it was."""
 
     def get(self, key: str, default: str = "") -> str:
         """The first value of a field of the action (any case)."""
@@ -60,6 +63,9 @@ class Host(Protocol):
 
     def broadcast(self, fields: ev.Fields) -> None:
         """Send an event to every session that may read it."""
+
+    def take_cut(self, name: str, frame: Frame) -> CutPoint | None:
+        """Where to cut the link at this action, if an armed cut matches it (it fires)."""
 
 
 def _matches(name: str, pattern: str) -> bool:
@@ -151,7 +157,13 @@ class AmiSession:
         """Answer one action; False when the session must end."""
         name = frame.get("Action", "")
         action_id = frame.action_id
-        reply = await dispatch(self, name.lower(), frame, action_id)
+        cut = self.host.take_cut(name, frame)
+        if cut is CutPoint.BEFORE_APPLY:
+            reply = Reply(status="", message="link cut before the action took effect")
+        else:
+            if cut is not None:
+                self.closing = True  # mutes the session: the answer is lost with the link
+            reply = await dispatch(self, name.lower(), frame, action_id)
         self.host.record(
             ActionRecord(
                 session=self.sid,
@@ -166,8 +178,12 @@ class AmiSession:
                 action_id=action_id,
                 response=reply.status,
                 message=reply.message,
+                cut="" if cut is None else str(cut),
             )
         )
+        if cut is not None:
+            self.abort()
+            return False
         if reply.close_after:
             self.close()
             return False
