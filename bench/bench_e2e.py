@@ -19,6 +19,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +33,7 @@ from acd.core.ids import AgentId
 from acd.core.testing import simple_spec
 from acd.runtime.dispatcher import Dispatcher
 from acd.runtime.heap import settle_heap
+from bench.e2e_storage import BenchStorage, close_storage, open_storage
 from connectors.asterisk.pbx import AmiPbx
 
 DEPTS = [f"{n:02d}" for n in range(1, 21)]
@@ -118,9 +120,27 @@ class _Probe:
         }
 
 
-async def _run(port: int, *, settle: bool) -> dict[str, Any]:
+async def _run(port: int, *, settle: bool, storage: bool = False) -> dict[str, Any]:
     engine = Engine(simple_spec(depts=tuple(DEPTS), agents_per_dept=AGENTS))
-    dispatcher = Dispatcher(engine=engine, pbxs={})
+    with tempfile.TemporaryDirectory() as spool_dir:
+        stored = await open_storage(engine, spool_dir) if storage else None
+        try:
+            return await _measure(engine, port, settle=settle, stored=stored)
+        finally:
+            if stored is not None:
+                rows, batches = await close_storage(stored)
+                print(f"  storage on: {rows:,} call entries in PostgreSQL, {batches:,} hot batches")
+
+
+async def _measure(
+    engine: Engine, port: int, *, settle: bool, stored: BenchStorage | None
+) -> dict[str, Any]:
+    dispatcher = Dispatcher(
+        engine=engine,
+        pbxs={},
+        journal=None if stored is None else stored.storage,
+        listeners=() if stored is None else (stored.writer.on_decision,),
+    )
     pbx = connect_pbx(
         name="pbx1",
         host="127.0.0.1",
@@ -134,6 +154,8 @@ async def _run(port: int, *, settle: bool) -> dict[str, Any]:
     probe = _Probe(pbx)
     gc.callbacks.append(probe.on_collect)
     tasks = [asyncio.create_task(dispatcher.run())]
+    if stored is not None:
+        tasks.append(asyncio.create_task(stored.writer.run()))
     for attempt in range(50):
         with contextlib.suppress(OSError):
             await pbx.client.start()
@@ -197,7 +219,7 @@ def _report(label: str, figures: dict[str, Any]) -> None:
             )
 
 
-def _once(*, settle: bool) -> dict[str, Any]:
+def _once(*, settle: bool, storage: bool = False) -> dict[str, Any]:
     port = _free_port()
     fake = subprocess.Popen(
         [
@@ -225,7 +247,7 @@ def _once(*, settle: bool) -> dict[str, Any]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        return asyncio.run(_run(port, settle=settle))
+        return asyncio.run(_run(port, settle=settle, storage=storage))
     finally:
         fake.terminate()
         fake.wait(timeout=10)
@@ -240,6 +262,10 @@ def main() -> None:
     )
     _report("as the service runs (start-up heap frozen)", _once(settle=True))
     _report("baseline, same run: heap not frozen", _once(settle=False))
+    _report(
+        "with the Redis hot state and the PostgreSQL journal (outbox through Redis)",
+        _once(settle=True, storage=True),
+    )
 
 
 if __name__ == "__main__":
