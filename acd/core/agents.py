@@ -12,7 +12,11 @@ from acd.core.model import Agent
 from acd.core.states import AgentState
 from acd.core.timers import Due
 
+# Reasons that carry no value are built once (messages are immutable).
 _NO_ANSWER = Reason(rule="agent:ring-no-answer")
+_LOGIN = Reason(rule="agent:login")
+_LOGOUT = Reason(rule="agent:logout")
+_UNPAUSE = Reason(rule="agent:unpause")
 
 
 class AgentFlow(Entraide):
@@ -54,7 +58,7 @@ class AgentFlow(Entraide):
             agent.pending_logout = False
             return
         agent.idle_since = now
-        self.make_available(agent, now, Reason(rule="agent:login"), out)
+        self.make_available(agent, now, _LOGIN, out)
 
     def _logged_out(self, e: ev.AgentLoggedOut, now: float, out: Out) -> None:
         agent = self._agent(e.agent)
@@ -63,7 +67,7 @@ class AgentFlow(Entraide):
         if agent.state in (AgentState.OFFERED, AgentState.ON_CALL):
             agent.pending_logout = True
             return
-        self.agent_to(agent, AgentState.LOGGED_OUT, now, Reason(rule="agent:logout"), out)
+        self.agent_to(agent, AgentState.LOGGED_OUT, now, _LOGOUT, out)
         agent.pending_pause = None
         self.after_logout(agent, now, out)
 
@@ -86,7 +90,7 @@ class AgentFlow(Entraide):
         agent.pending_pause = None
         if agent.state is AgentState.PAUSED:
             agent.idle_since = now
-            self.make_available(agent, now, Reason(rule="agent:unpause"), out)
+            self.make_available(agent, now, _UNPAUSE, out)
 
     def _device_changed(self, e: ev.AgentDeviceChanged, now: float, out: Out) -> None:
         agent = self._agent(e.agent)

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from acd.core.commands import AgentRecord, CallRecord, Command, OfferCall, Reason, SendToFallback
-from acd.core.errors import InvalidSpec, UnknownQueue
+from collections import OrderedDict
+from typing import Final
+
+from acd.core.commands import (
+    CallRecord,
+    Command,
+    Reason,
+    SendToFallback,
+    build_agent_record,
+    build_call_record,
+    build_offer,
+    build_reason,
+)
 from acd.core.ids import AgentId, CallId, DeptId, QueueId, RouteId
 from acd.core.model import Agent, Call, satisfies
-from acd.core.routing import AgentPool, WaitingQueue
-from acd.core.spec import EngineSpec, QueueSpec, Skills
+from acd.core.routing import AgentPool, WaitingQueue, serving_order
+from acd.core.spec import EngineSpec, QueueSpec, Skills, check_spec
 from acd.core.states import (
     AGENT_TRANSITIONS,
     CALL_TRANSITIONS,
@@ -17,13 +28,43 @@ from acd.core.states import (
     check_agent_move,
     check_call_move,
 )
-from acd.core.stats import Counters, QueueStats, snapshot
+from acd.core.stats import Counters
 from acd.core.timers import Deadlines, Due
+
+# Enum members the hot paths read, as module constants: ``CallState.WAITING`` is a lookup
+# on the enum class, about twenty times the cost of reading a global.
+_WAITING: Final = CallState.WAITING
+_OFFERED: Final = CallState.OFFERED
+_OVERFLOWING: Final = CallState.OVERFLOWING
+_AVAILABLE: Final = AgentState.AVAILABLE
+_AGENT_OFFERED: Final = AgentState.OFFERED
+_PAUSED: Final = AgentState.PAUSED
+_LOGGED_OUT: Final = AgentState.LOGGED_OUT
+_OFFER_CHECK: Final = Due.OFFER_CHECK
+_MAX_WAIT: Final = Due.MAX_WAIT
+_PENALTY_STEP: Final = Due.PENALTY_STEP
+_WRAPUP_END: Final = Due.WRAPUP_END
+_UNPAUSE: Final = Due.UNPAUSE
+_BACKOFF_END: Final = Due.BACKOFF_END
 
 RECENT_TERMINAL_CALLS = 100_000
 """How many ended calls are remembered, so that late or replayed events are recognised."""
 
 Out = list[Command]
+
+
+def call_record(call: Call, previous: CallState | None, now: float, reason: Reason) -> CallRecord:
+    """The journal record of the call as it stands."""
+    return build_call_record(
+        call=call.id,
+        dept=call.dept,
+        queue=call.queue,
+        state=call.state,
+        previous=previous,
+        at=now,
+        agent=call.agent,
+        reason=reason,
+    )
 
 
 class Board:
@@ -37,13 +78,16 @@ class Board:
         self.eval_token = 0
         """Token of the overflow evaluation deadline in force (see Entraide)."""
         self.queues: dict[QueueId, QueueSpec] = {q.id: q for q in spec.queues}
-        _check_spec(spec, self.queues)
+        check_spec(spec)
+        self.offer_rules = {q.id: f"strategy:{q.strategy}" for q in spec.queues}
+        """The rule an offer's reason names, per queue (its strategy)."""
         self.calls: dict[CallId, Call] = {}
         self.overflowing: dict[CallId, str] = {}
         """Calls on their way to an external partner, and which one."""
         self.in_flight: dict[str, int] = {}
         """How many calls each external partner is being sent now (charged in look-ahead)."""
-        self.ended: dict[CallId, CallState] = {}
+        self.ended: OrderedDict[CallId, CallState] = OrderedDict()
+        """Recently ended calls, oldest first (see :meth:`remember_ended`)."""
         self.agents: dict[AgentId, Agent] = {}
         agent_depts: dict[AgentId, tuple[DeptId, ...]] = {}
         self.members: dict[QueueId, list[AgentId]] = {q: [] for q in self.queues}
@@ -56,7 +100,6 @@ class Board:
             agent_depts[a.id] = tuple(sorted({self.queues[q].dept for q in agent.penalties}))
         self.waiting = {q: WaitingQueue(q) for q in self.queues}
         self.pools: dict[tuple[QueueId, Skills], AgentPool] = {}
-        self.pools_of_queue: dict[QueueId, list[AgentPool]] = {q: [] for q in self.queues}
         self.by_state_q = {q: _state_counts(len(m)) for q, m in self.members.items()}
         self.by_state_d = {d: _state_counts(0) for d in self.depts}
         for aid, depts in agent_depts.items():
@@ -84,59 +127,69 @@ class Board:
         previous = call.state
         if target not in CALL_TRANSITIONS[previous]:  # the table check, inlined (hot path)
             check_call_move(previous, target, call.id)
-        if previous is CallState.WAITING:
+        if previous is _WAITING:
             self.waiting[call.queue].removed(call)
-        elif previous is CallState.OVERFLOWING:
+        elif previous is _OVERFLOWING:
             partner = self.overflowing.pop(call.id, None)
             if partner is not None:
                 self.in_flight[partner] -= 1
         call.token += 1
         call.state = target
-        if target is CallState.WAITING:
+        if target is _WAITING:
             self.enqueue(call, now)
         elif target in TERMINAL_CALL_STATES:
             del self.calls[call.id]
             self.remember_ended(call.id, target)
-        out.append(self.record(call, previous, now, reason))
+        out.append(call_record(call, previous, now, reason))
 
-    @staticmethod
-    def record(call: Call, previous: CallState | None, now: float, reason: Reason) -> CallRecord:
-        """The journal record of the call as it stands."""
-        return CallRecord(
-            call=call.id,
-            dept=call.dept,
-            queue=call.queue,
-            state=call.state,
-            previous=previous,
-            at=now,
-            agent=call.agent,
-            reason=reason,
-        )
+    record = staticmethod(call_record)
+    """The journal record of a call as it stands (see :func:`call_record`)."""
 
     def enqueue(self, call: Call, now: float) -> None:
         """Put a waiting call at its place and set its time-based deadlines."""
         self.waiting[call.queue].add(call, self.calls)
         queue = self.queues[call.queue]
         if queue.max_wait_s is not None:
-            self.deadlines.add(
-                call.arrived_at + queue.max_wait_s, Due.MAX_WAIT, call.id, call.token
-            )
+            self.deadlines.add(call.arrived_at + queue.max_wait_s, _MAX_WAIT, call.id, call.token)
         self.schedule_penalty_step(call, queue, now)
+
+    def enqueue_arrival(self, call: Call, now: float) -> list[tuple[float, int, Due]]:
+        """:meth:`enqueue` a new call, its deadlines held back: ``(at, place, kind)`` each.
+
+        Most calls that arrive while an agent is free are offered within the same event;
+        their maximum-wait and penalty-step deadlines would only go stale in the heap.
+        Their places in line are reserved now, so :meth:`keep_deadlines` adds them, if the
+        call still waits, exactly where :meth:`enqueue` would have.
+        """
+        self.waiting[call.queue].add(call, self.calls)
+        queue = self.queues[call.queue]
+        held: list[tuple[float, int, Due]] = []
+        if queue.max_wait_s is not None:
+            held.append((call.arrived_at + queue.max_wait_s, self.deadlines.reserve(), _MAX_WAIT))
+        step = queue.next_step_at(call.arrived_at, now)
+        if step is not None:
+            held.append((step, self.deadlines.reserve(), _PENALTY_STEP))
+        return held
+
+    def keep_deadlines(self, call: Call, token: int, held: list[tuple[float, int, Due]]) -> None:
+        """Add the deadlines :meth:`enqueue_arrival` held back, if the call is still waiting."""
+        if call.token == token:  # not offered, sent to fallback nor moved meanwhile
+            for at, place, kind in held:
+                self.deadlines.add_reserved(at, place, kind, call.id, token)
 
     def schedule_penalty_step(self, call: Call, queue: QueueSpec, now: float) -> None:
         """Wake up when the call's allowed penalty next widens."""
-        # Compare absolute times: ``now - arrived < after`` can hold in floating point
-        # at the very instant the step fires, which would re-arm it forever.
-        later = [call.arrived_at + s.after_s for s in queue.penalty_steps]
-        later = [at for at in later if at > now]
-        if later:
-            self.deadlines.add(min(later), Due.PENALTY_STEP, call.id, call.token)
+        at = queue.next_step_at(call.arrived_at, now)
+        if at is not None:
+            self.deadlines.add(at, _PENALTY_STEP, call.id, call.token)
 
     def remember_ended(self, cid: CallId, state: CallState) -> None:
-        """Keep a bounded memory of terminal calls (dicts keep insertion order)."""
+        """Keep a bounded memory of terminal calls, forgetting the oldest first."""
         self.ended[cid] = state
         if len(self.ended) > RECENT_TERMINAL_CALLS:
-            del self.ended[next(iter(self.ended))]
+            # Not ``del d[next(iter(d))]`` on a plain dict: its iteration walks over the
+            # slots of every key deleted since its last resize, ~10 µs per call once full.
+            self.ended.popitem(last=False)
 
     def new_route(self) -> RouteId:
         """A route id unique on this engine (the prefix makes it unique across instances)."""
@@ -167,12 +220,12 @@ class Board:
         agent.state = target
         agent.since = now
         agent.token += 1
-        if target is not AgentState.PAUSED:
+        if target is not _PAUSED:
             agent.pause_reason = None
-        if AgentState.AVAILABLE in (previous, target):  # others are never in a pool
+        if previous is _AVAILABLE or target is _AVAILABLE:  # others are never in a pool
             self.routability_changed(agent)
         out.append(
-            AgentRecord(
+            build_agent_record(
                 agent=agent.id,
                 state=target,
                 previous=previous,
@@ -183,13 +236,12 @@ class Board:
         )
 
     def routability_changed(self, agent: Agent) -> None:
-        """Invalidate the agent's pool entries; re-enter the pools if now routable."""
+        """Invalidate the agent's pool entries; re-enter its pools if now routable."""
         agent.version += 1
-        if agent.routable:
-            for q in agent.penalties:
-                for pool in self.pools_of_queue[q]:
-                    if pool.accepts(agent):
-                        pool.push(agent, self.agents)
+        # Agent.routable, inlined (hot path).
+        if agent.state is _AVAILABLE and not agent.device_busy and not agent.backoff:
+            for pool in agent.pools:
+                pool.push(agent, self.agents)
 
     def pool(self, queue: QueueId, skills: Skills) -> AgentPool:
         """The routable agents of a queue holding ``skills``; built on first use."""
@@ -198,16 +250,17 @@ class Board:
             spec = self.queues[queue]
             pool = AgentPool(queue, skills, spec.strategy, len(self.members[queue]))
             self.pools[(queue, skills)] = pool
-            self.pools_of_queue[queue].append(pool)
             for aid in self.members[queue]:
                 agent = self.agents[aid]
-                if agent.routable and pool.accepts(agent):
-                    pool.push(agent, self.agents)
+                if pool.accepts(agent):
+                    agent.pools.append(pool)
+                    if agent.routable:
+                        pool.push(agent, self.agents)
         return pool
 
     def logged_in(self, queue: QueueId) -> int:
         """Agents of the queue not logged out."""
-        return len(self.members[queue]) - self.by_state_q[queue][AgentState.LOGGED_OUT]
+        return len(self.members[queue]) - self.by_state_q[queue][_LOGGED_OUT]
 
     # -- matching ----------------------------------------------------------------------
 
@@ -216,9 +269,9 @@ class Board:
         waiting = self.waiting[queue]
         spec = self.queues[queue]
         while waiting.count:
-            heads = list(waiting.heads(self.calls))
+            heads = waiting.heads(self.calls)
             if len(heads) > 1:
-                heads.sort(key=lambda c: (c.key, c.seq))
+                heads.sort(key=serving_order)
             for call in heads:
                 allowed = spec.max_penalty_at(call.arrived_at, now)
                 agent = self.pool(queue, call.skills).best(self.agents, allowed)
@@ -230,35 +283,40 @@ class Board:
 
     def dispatch_agent(self, agent: Agent, now: float, out: Out) -> None:
         """Offer a newly routable agent the best call it may take, lowest penalty first."""
-        best: tuple[int, float, int, Call] | None = None
+        best: Call | None = None
+        best_rank: tuple[int, float, int] = (0, 0.0, 0)
+        skills = agent.spec.skills
         for q, penalty in agent.penalties.items():
+            waiting = self.waiting[q]
+            if not waiting.count:
+                continue
             spec = self.queues[q]
-            for call in self.waiting[q].heads(self.calls):
+            for call in waiting.heads(self.calls):
                 if penalty > spec.max_penalty_at(call.arrived_at, now):
                     continue
-                if not satisfies(agent.spec.skills, call.skills):
+                if call.skills and not satisfies(skills, call.skills):
                     continue
-                rank = (penalty, call.key, call.seq, call)
-                if best is None or rank[:3] < best[:3]:
-                    best = rank
+                rank = (penalty, call.arrived_at - call.head_start_s, call.seq)  # key, seq
+                if best is None or rank < best_rank:
+                    best, best_rank = call, rank
         if best is not None:
-            call = best[3]
-            allowed = self.queues[call.queue].max_penalty_at(call.arrived_at, now)
-            self.offer(call, agent, now, allowed, out)
+            allowed = self.queues[best.queue].max_penalty_at(best.arrived_at, now)
+            self.offer(best, agent, now, allowed, out)
 
     def offer(self, call: Call, agent: Agent, now: float, allowed: int, out: Out) -> None:
         """Ring the agent for the call: one route, one redirect, one deadline to check it."""
-        spec = self.queues[call.queue]
+        qid = call.queue
+        spec = self.queues[qid]
         route = self.new_route()
         self.offer_seq += 1
-        reason = Reason(
-            rule=f"strategy:{spec.strategy}",
+        reason = build_reason(
+            rule=self.offer_rules[qid],
             values=(
-                ("queue", call.queue),
+                ("queue", qid),
                 ("priority", call.priority),
                 ("wait_s", now - call.arrived_at),
-                ("score_s", now - call.key),
-                ("agent_penalty", agent.penalties[call.queue]),
+                ("score_s", now - (call.arrived_at - call.head_start_s)),  # now - key
+                ("agent_penalty", agent.penalties[qid]),
                 ("allowed_penalty", allowed),
                 ("idle_s", now - agent.idle_since),
                 ("agent_calls", agent.calls),
@@ -270,14 +328,14 @@ class Board:
         call.confirmed = False
         call.offered_at = now
         call.attempts += 1
-        self.call_to(call, CallState.OFFERED, now, reason, out)
+        self.call_to(call, _OFFERED, now, reason, out)
         agent.call = call.id
         agent.last_offer_seq = self.offer_seq
-        self.agent_to(agent, AgentState.OFFERED, now, reason, out)
+        self.agent_to(agent, _AGENT_OFFERED, now, reason, out)
         at = now + spec.ring_timeout_s + self.spec.offer_guard_s
-        self.deadlines.add(at, Due.OFFER_CHECK, call.id, call.token)
+        self.deadlines.add(at, _OFFER_CHECK, call.id, call.token)
         out.append(
-            OfferCall(
+            build_offer(
                 call=call.id,
                 route=route,
                 agent=agent.id,
@@ -293,14 +351,14 @@ class Board:
         if agent.pending_logout:
             agent.pending_logout = False
             agent.pending_pause = None
-            self.agent_to(agent, AgentState.LOGGED_OUT, now, reason, out)
+            self.agent_to(agent, _LOGGED_OUT, now, reason, out)
             self.after_logout(agent, now, out)
         elif agent.pending_pause is not None:
             agent.pause_reason, agent.pending_pause = agent.pending_pause, None
-            self.agent_to(agent, AgentState.PAUSED, now, reason, out)
+            self.agent_to(agent, _PAUSED, now, reason, out)
         else:
-            self.agent_to(agent, AgentState.AVAILABLE, now, reason, out)
-            if agent.routable:
+            self.agent_to(agent, _AVAILABLE, now, reason, out)
+            if not agent.device_busy and not agent.backoff:  # routable (now available)
                 self.dispatch_agent(agent, now, out)
 
     def after_logout(self, agent: Agent, now: float, out: Out) -> None:
@@ -312,82 +370,24 @@ class Board:
                 for call in self.waiting[q].ordered(self.calls):
                     self.fallback(call, now, reason, out)
 
-    # -- statistics -------------------------------------------------------------------
-
-    def queue_stats(self, queue: QueueId, now: float) -> QueueStats:
-        """A snapshot of one queue's figures."""
-        if queue not in self.queues:
-            raise UnknownQueue(f"unknown queue {queue!r}")
-        return snapshot(
-            id=queue,
-            counters=self.counters_q[queue],
-            waiting=self.waiting[queue].count,
-            oldest_arrival=self.waiting[queue].oldest_arrival(self.calls),
-            agents_by_state=self.by_state_q[queue],
-            now=now,
-        )
-
-    def dept_stats(self, dept: DeptId, now: float) -> QueueStats:
-        """A snapshot of one department's figures (all its queues)."""
-        spec = self.depts.get(dept)
-        if spec is None:
-            raise UnknownQueue(f"unknown department {dept!r}")
-        oldest = [self.waiting[q].oldest_arrival(self.calls) for q in spec.queues]
-        return snapshot(
-            id=dept,
-            counters=self.counters_d[dept],
-            waiting=sum(self.waiting[q].count for q in spec.queues),
-            oldest_arrival=min((t for t in oldest if t is not None), default=None),
-            agents_by_state=self.by_state_d[dept],
-            now=now,
-        )
-
     # -- deadlines ---------------------------------------------------------------------
 
     def deadline_valid(self, kind: Due, subject: str, token: int) -> bool:
         """Whether a stored deadline still concerns its subject as it is now."""
-        if kind in _CALL_DEADLINES:
+        # Identity tests, not set membership: an Enum's hash is computed in Python.
+        if kind is _OFFER_CHECK or kind is _MAX_WAIT or kind is _PENALTY_STEP:
             call = self.calls.get(CallId(subject))
             return call is not None and call.token == token
-        if kind in (Due.WRAPUP_END, Due.UNPAUSE):
+        if kind is _WRAPUP_END or kind is _UNPAUSE:
             agent = self.agents.get(AgentId(subject))
             return agent is not None and agent.token == token
-        if kind is Due.BACKOFF_END:
+        if kind is _BACKOFF_END:
             agent = self.agents.get(AgentId(subject))
             return agent is not None and agent.backoff
         return token == self.eval_token  # the periodic overflow evaluation
-
-
-_CALL_DEADLINES = frozenset({Due.OFFER_CHECK, Due.MAX_WAIT, Due.PENALTY_STEP})
 
 
 def _state_counts(logged_out: int) -> dict[AgentState, int]:
     counts = dict.fromkeys(AgentState, 0)
     counts[AgentState.LOGGED_OUT] = logged_out
     return counts
-
-
-def _check_spec(spec: EngineSpec, queues: dict[QueueId, QueueSpec]) -> None:
-    depts = {d.id for d in spec.departments}
-    problems: list[str] = []
-    for q in spec.queues:
-        if q.dept not in depts:
-            problems.append(f"queue {q.id} names unknown department {q.dept}")
-    for d in spec.departments:
-        if not d.queues:
-            problems.append(f"department {d.id} has no queue")
-        problems.extend(
-            f"department {d.id} names unknown queue {q}" for q in d.queues if q not in queues
-        )
-    for a in spec.agents:
-        problems.extend(
-            f"agent {a.id} serves unknown queue {m.queue}"
-            for m in a.memberships
-            if m.queue not in queues
-        )
-    if spec.priority(spec.default_priority) is None:
-        problems.append(f"default priority {spec.default_priority} is not a declared class")
-    if len({a.id for a in spec.agents}) != len(spec.agents):
-        problems.append("agent ids are not unique")
-    if problems:
-        raise InvalidSpec("; ".join(problems))

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from acd.core import events as ev
 from acd.core.agents import AgentFlow
 from acd.core.board import Out
-from acd.core.commands import Reason
+from acd.core.commands import Reason, build_reason
 from acd.core.errors import DuplicateCall, UnknownCall, UnknownQueue
 from acd.core.ids import AgentId, CallId
-from acd.core.model import Call, merge_skills
+from acd.core.model import Call, build_call, merge_skills
 from acd.core.states import AgentState, CallState
 from acd.core.timers import Due
+
+# Module constants: an enum class attribute lookup costs about twenty times a global.
+_WAITING: Final = CallState.WAITING
+_OFFERED: Final = CallState.OFFERED
+_CONNECTED: Final = CallState.CONNECTED
+_ENDED: Final = CallState.ENDED
+_ABANDONED: Final = CallState.ABANDONED
+_ON_CALL: Final = AgentState.ON_CALL
+_WRAPUP: Final = AgentState.WRAPUP
+_WRAPUP_END: Final = Due.WRAPUP_END
 
 
 class CallFlow(AgentFlow):
@@ -25,8 +37,12 @@ class CallFlow(AgentFlow):
 
     def _offered(self, cid: CallId, route: str) -> Call | None:
         """The call if ``route`` is its current offer; ``None`` for a stale or late event."""
-        call = self._live(cid)
-        if call is None or call.state is not CallState.OFFERED or call.route != route:
+        call = self.calls.get(cid)
+        if call is None:
+            if cid not in self.ended:
+                raise UnknownCall(f"unknown call {cid!r}")
+            return None
+        if call.state is not _OFFERED or call.route != route:
             return None
         return call
 
@@ -50,7 +66,7 @@ class CallFlow(AgentFlow):
         arrived = now if e.enqueued_at is None else min(e.enqueued_at, now)
         own = tuple(sorted(e.skills)) if e.skills else ()
         self.seq += 1
-        call = Call(
+        call = build_call(
             id=e.call,
             dept=e.dept,
             queue=qid,
@@ -65,19 +81,22 @@ class CallFlow(AgentFlow):
             path=(e.dept,) if e.origin is None else (e.origin, e.dept),
         )
         self.calls[call.id] = call
-        self.enqueue(call, now)
+        token = call.token
+        held = self.enqueue_arrival(call, now)
         for counters in (self.counters_q[qid], self.counters_d[e.dept]):
             counters.entered += 1
             if e.origin is not None:
                 counters.overflowed_in += 1
         values += [("queue", qid), ("priority", pclass.name), ("origin", e.origin)]
-        out.append(self.record(call, None, now, Reason(rule="call:arrived", values=tuple(values))))
+        reason = build_reason(rule="call:arrived", values=tuple(values))
+        out.append(self.record(call, None, now, reason))
         limit = self._limit(call, now)
         if limit is not None:
-            self.fallback(call, now, limit, out)
+            self.fallback(call, now, limit, out)  # its held deadlines are never added
         else:
             self.dispatch_queue(qid, now, out)
-            if call.state is CallState.WAITING and call.dept in self.rules_by_dept:
+            self.keep_deadlines(call, token, held)
+            if call.state is _WAITING and call.dept in self.rules_by_dept:
                 self.evaluate_dept(call.dept, now, out)
 
     def _limit(self, call: Call, now: float) -> Reason | None:
@@ -109,14 +128,16 @@ class CallFlow(AgentFlow):
         call = self._offered(e.call, e.route)
         if call is None:
             return
-        agent = self.agents[AgentId(str(call.agent))]
+        aid = call.agent
+        assert aid is not None  # an offered call always has its agent
+        agent = self.agents[aid]
         wait = now - call.arrived_at
-        reason = Reason(rule="call:answered", values=(("wait_s", wait),))
+        reason = build_reason(rule="call:answered", values=(("wait_s", wait),))
         call.answered_at = now
         call.confirmed = True
-        self.call_to(call, CallState.CONNECTED, now, reason, out)
+        self.call_to(call, _CONNECTED, now, reason, out)
         agent.calls += 1
-        self.agent_to(agent, AgentState.ON_CALL, now, reason, out)
+        self.agent_to(agent, _ON_CALL, now, reason, out)
         self.counters_q[call.queue].on_answered(wait, now)
         self.counters_d[call.dept].on_answered(wait, now)
 
@@ -135,7 +156,7 @@ class CallFlow(AgentFlow):
         call = self._live(e.call)
         if call is None:
             return  # already terminal: a hangup is idempotent
-        if call.state is CallState.CONNECTED:
+        if call.state is _CONNECTED:
             self._call_ended(call, now, out)
             return
         wait = now - call.arrived_at
@@ -144,29 +165,31 @@ class CallFlow(AgentFlow):
             rule="call:abandoned",
             values=(("wait_s", round(wait, 3)), ("short", short), ("state", call.state.value)),
         )
-        agent_id = call.agent if call.state is CallState.OFFERED else None
+        agent_id = call.agent if call.state is _OFFERED else None
         call.partner = None
-        self.call_to(call, CallState.ABANDONED, now, reason, out)
+        self.call_to(call, _ABANDONED, now, reason, out)
         self.counters_q[call.queue].on_abandoned(short=short, now=now)
         self.counters_d[call.dept].on_abandoned(short=short, now=now)
         if agent_id is not None:
             self.make_available(self.agents[agent_id], now, reason, out)
 
     def _call_ended(self, call: Call, now: float, out: Out) -> None:
-        agent = self.agents[AgentId(str(call.agent))]
+        aid = call.agent
+        assert aid is not None  # a connected call always has its agent
+        agent = self.agents[aid]
         talk = now - (call.answered_at if call.answered_at is not None else now)
         wrapup = agent.spec.wrapup_s
         if wrapup is None:
             wrapup = self.queues[call.queue].wrapup_s
-        reason = Reason(rule="call:ended", values=(("talk_s", talk),))
-        self.call_to(call, CallState.ENDED, now, reason, out)
+        reason = build_reason(rule="call:ended", values=(("talk_s", talk),))
+        self.call_to(call, _ENDED, now, reason, out)
         agent.talk_s += talk
         self.counters_q[call.queue].on_handled(talk + wrapup)
         self.counters_d[call.dept].on_handled(talk + wrapup)
         if wrapup > 0 and not agent.pending_logout and agent.pending_pause is None:
             agent.call = None
-            self.agent_to(agent, AgentState.WRAPUP, now, reason, out)
-            self.deadlines.add(now + wrapup, Due.WRAPUP_END, agent.id, agent.token)
+            self.agent_to(agent, _WRAPUP, now, reason, out)
+            self.deadlines.add(now + wrapup, _WRAPUP_END, agent.id, agent.token)
         else:
             agent.idle_since = now
             self.make_available(agent, now, reason, out)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from acd.core.ids import AgentId, CallId, DeptId, QueueId, RouteId
+from acd.core.message import builder
 from acd.core.spec import AgentSpec, Skills
 from acd.core.states import AgentState, CallState
+
+if TYPE_CHECKING:
+    from acd.core.routing import AgentPool
 
 
 @dataclass(slots=True, kw_only=True)
@@ -50,6 +55,10 @@ class Call:
         return self.arrived_at - self.head_start_s
 
 
+build_call = builder(Call)
+"""Build a :class:`Call` (same keywords), without the keyword-dict cost of a class call."""
+
+
 @dataclass(slots=True, kw_only=True)
 class Agent:
     """One call-taker's live state and the counters the strategies read."""
@@ -61,6 +70,8 @@ class Agent:
     penalties: dict[QueueId, int] = field(default_factory=dict)
     tallies: list[dict[AgentState, int]] = field(default_factory=list)
     """The agents-by-state counts this agent is counted in (its queues and departments)."""
+    pools: list[AgentPool] = field(default_factory=list, repr=False, compare=False)
+    """The agent pools this agent belongs to (its queues, its skills), as they are built."""
     state: AgentState = AgentState.LOGGED_OUT
     since: float = 0.0
     token: int = 0

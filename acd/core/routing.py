@@ -5,11 +5,16 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 from acd.core.ids import AgentId, CallId, QueueId
 from acd.core.model import Agent, Call, satisfies
 from acd.core.spec import Skills, Strategy
-from acd.core.states import CallState
+from acd.core.states import AgentState, CallState
+
+# Module constants: an enum class attribute lookup costs about twenty times a global.
+_WAITING: Final = CallState.WAITING
+_AVAILABLE: Final = AgentState.AVAILABLE
 
 # Waiting calls are split into buckets of one priority class and one skill requirement.
 # Within a bucket the key order is the arrival order, so the head is the bucket's longest
@@ -17,6 +22,11 @@ from acd.core.states import CallState
 # of that bucket can. A decision looks at bucket heads only (a handful), never the queue.
 
 _Entry = tuple[float, int, CallId, int]  # key, arrival seq, call, call token
+
+
+def serving_order(call: Call) -> tuple[float, int]:
+    """A waiting call's place in its queue: its key (arrival minus head start), then seq."""
+    return (call.arrived_at - call.head_start_s, call.seq)
 
 
 @dataclass(slots=True)
@@ -38,7 +48,7 @@ class Bucket:
         while heap:
             _, _, cid, token = heap[0]
             call = calls.get(cid)
-            if call is not None and call.token == token and call.state is CallState.WAITING:
+            if call is not None and call.token == token and call.state is _WAITING:
                 return call
             heapq.heappop(heap)
         return None
@@ -51,7 +61,7 @@ class Bucket:
 
 def _valid(calls: dict[CallId, Call], entry: _Entry) -> bool:
     call = calls.get(entry[2])
-    return call is not None and call.token == entry[3] and call.state is CallState.WAITING
+    return call is not None and call.token == entry[3] and call.state is _WAITING
 
 
 @dataclass(slots=True)
@@ -79,12 +89,14 @@ class WaitingQueue:
         bucket.live -= 1
         self.count -= 1
 
-    def heads(self, calls: dict[CallId, Call]) -> Iterator[Call]:
+    def heads(self, calls: dict[CallId, Call]) -> list[Call]:
         """The head call of every non-empty bucket (unordered)."""
+        heads = []
         for bucket in self.buckets.values():
             head = bucket.head(calls)
             if head is not None:
-                yield head
+                heads.append(head)
+        return heads
 
     def oldest_arrival(self, calls: dict[CallId, Call]) -> float | None:
         """Arrival time of the longest-waiting call, or ``None`` when nobody waits."""
@@ -140,6 +152,11 @@ class AgentPool:
     members: int
     tiers: dict[int, list[_AgentEntry]] = field(default_factory=dict)
     penalties: list[int] = field(default_factory=list)
+    key: StrategyKey = field(init=False, repr=False, compare=False)
+    """The strategy's ordering of agents (lowest first)."""
+
+    def __post_init__(self) -> None:
+        self.key = STRATEGY_KEYS[self.strategy]
 
     def accepts(self, agent: Agent) -> bool:
         """Whether the agent belongs in this pool (serves the queue with the skills)."""
@@ -152,8 +169,7 @@ class AgentPool:
         if tier is None:
             tier = self.tiers[penalty] = []
             self.penalties = sorted(self.tiers)
-        key = STRATEGY_KEYS[self.strategy](agent)
-        heapq.heappush(tier, (key, agent.order, agent.id, agent.version))
+        heapq.heappush(tier, (self.key(agent), agent.order, agent.id, agent.version))
         if len(tier) > 2 * self.members + 64:
             self.compact(agents)
 
@@ -179,4 +195,10 @@ class AgentPool:
 
 def _agent_valid(agents: dict[AgentId, Agent], entry: _AgentEntry) -> bool:
     agent = agents[entry[2]]
-    return agent.version == entry[3] and agent.routable
+    # Agent.routable, inlined (hot path).
+    return (
+        agent.version == entry[3]
+        and agent.state is _AVAILABLE
+        and not agent.device_busy
+        and not agent.backoff
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from acd.core.errors import InvalidSpec
 from acd.core.ids import AgentId, DeptId, QueueId
 from acd.core.overflow import OverflowSpec
 
@@ -81,6 +82,19 @@ class QueueSpec:
                 allowed = max(allowed, step.max_penalty)
         return allowed
 
+    def next_step_at(self, arrived_at: float, now: float) -> float | None:
+        """When a call that arrived at ``arrived_at`` next reaches a penalty step after ``now``.
+
+        Absolute times again: ``now - arrived_at < after_s`` can hold in floating point at
+        the very instant a step fires, which would re-arm its deadline forever.
+        """
+        first: float | None = None
+        for step in self.penalty_steps:
+            at = arrived_at + step.after_s
+            if at > now and (first is None or at < first):
+                first = at
+        return first
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DepartmentSpec:
@@ -146,3 +160,31 @@ class EngineSpec:
             if p.name == name:
                 return p
         return None
+
+
+def check_spec(spec: EngineSpec) -> None:
+    """Raise :class:`InvalidSpec` naming every reference the spec does not resolve."""
+    queues = {q.id for q in spec.queues}
+    depts = {d.id for d in spec.departments}
+    problems: list[str] = []
+    for q in spec.queues:
+        if q.dept not in depts:
+            problems.append(f"queue {q.id} names unknown department {q.dept}")
+    for d in spec.departments:
+        if not d.queues:
+            problems.append(f"department {d.id} has no queue")
+        problems.extend(
+            f"department {d.id} names unknown queue {q}" for q in d.queues if q not in queues
+        )
+    for a in spec.agents:
+        problems.extend(
+            f"agent {a.id} serves unknown queue {m.queue}"
+            for m in a.memberships
+            if m.queue not in queues
+        )
+    if spec.priority(spec.default_priority) is None:
+        problems.append(f"default priority {spec.default_priority} is not a declared class")
+    if len({a.id for a in spec.agents}) != len(spec.agents):
+        problems.append("agent ids are not unique")
+    if problems:
+        raise InvalidSpec("; ".join(problems))

@@ -37,6 +37,19 @@ class Deadlines:
         self.seq += 1
         heapq.heappush(self.heap, (at, self.seq, kind, subject, token))
 
+    def reserve(self) -> int:
+        """The place in line of a deadline that may be added later with :meth:`add_reserved`.
+
+        Deadlines due at the same instant fire in the order they were asked for: a
+        deadline added late with its reserved number fires exactly where it would have.
+        """
+        self.seq += 1
+        return self.seq
+
+    def add_reserved(self, at: float, seq: int, kind: Due, subject: str, token: int) -> None:
+        """Add a deadline under a number taken from :meth:`reserve`."""
+        heapq.heappush(self.heap, (at, seq, kind, subject, token))
+
     def next(self, valid: Callable[[Due, str, int], bool]) -> float | None:
         """The earliest valid deadline, dropping stale ones on the way."""
         heap = self.heap
