@@ -57,7 +57,7 @@ def builder(cls: Callable[P, T]) -> Callable[P, T]:
     """
     built: Any = cls
     names = [f.name for f in fields(built)]
-    if tuple(names) != tuple(built.__slots__):
+    if tuple(names) != tuple(getattr(built, "__slots__", ())):
         raise TypeError(f"{built.__name__}: a builder needs a slotted dataclass (slots = fields)")
     if hasattr(built, "__post_init__"):
         raise TypeError(f"{built.__name__}: a builder does not run __post_init__")

@@ -8,7 +8,7 @@ import pytest
 
 from acd.core.commands import OfferCall, Reason
 from acd.core.ids import AgentId, CallId, RouteId
-from acd.core.message import message
+from acd.core.message import builder, message
 
 
 def _offer(**kw: object) -> OfferCall:
@@ -52,3 +52,44 @@ def test_default_factories_are_refused_at_class_creation() -> None:
 
     with pytest.raises(TypeError, match="default factories"):
         message(Bad)
+
+
+def test_a_builder_makes_the_same_frozen_message_as_the_class() -> None:
+    """A message from its builder equals, hashes and prints as one built by the class."""
+    build = builder(OfferCall)
+    fields = {
+        "call": CallId("pbx1/1"),
+        "route": RouteId("r1"),
+        "agent": AgentId("a"),
+        "endpoint": "PJSIP/a",
+        "ring_timeout_s": 20.0,
+        "reason": Reason(rule="x"),
+    }
+    built = build(**fields)  # type: ignore[arg-type]
+    assert type(built) is OfferCall
+    assert built == _offer()
+    assert hash(built) == hash(_offer())
+    assert repr(built) == repr(_offer())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.route = RouteId("r9")  # type: ignore[misc]
+    assert builder(Reason)(rule="y").values == ()
+
+
+def test_a_builder_refuses_what_it_cannot_build_faithfully() -> None:
+    """Classes without slots, or with a post-init step, get no builder."""
+
+    @dataclasses.dataclass
+    class Loose:
+        x: int
+
+    @dataclasses.dataclass(slots=True)
+    class Checked:
+        x: int
+
+        def __post_init__(self) -> None:
+            pass
+
+    with pytest.raises(TypeError, match="slotted"):
+        builder(Loose)
+    with pytest.raises(TypeError, match="post_init"):
+        builder(Checked)
