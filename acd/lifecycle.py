@@ -27,6 +27,7 @@ from acd.runtime.reload import ConfigReloader
 from acd.storage import Storage, embedded_journal
 from connectors.asterisk.client import AmiClient
 from connectors.asterisk.pbx import AmiPbx
+from connectors.sql import JournalUnavailable
 
 log = logging.getLogger("acd.service")
 
@@ -82,10 +83,13 @@ async def run_service(
     if create_schema is None:
         create_schema = embedded_journal(service.reloader.current.config.journal.url)
     try:
-        await service.storage.open(create_schema=create_schema)
+        opened = await _open_storage(service.storage, create_schema=create_schema, stop=stop)
     except BaseException:
         await service.storage.close(0.0)  # e.g. SchemaOutdated: nothing was started
         raise
+    if not opened:
+        await service.storage.close(0.0)
+        return
     log.info("storage: %s", service.storage.description)
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -115,6 +119,27 @@ async def run_service(
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+
+
+async def _open_storage(storage: Storage, *, create_schema: bool, stop: asyncio.Event) -> bool:
+    """Open the storage, waiting while the journal database cannot be reached.
+
+    An instance restarted during a database outage (a fenced leader comes back as a
+    standby) must wait for the database like the standby it is, not crash at every start
+    until its service manager gives up on it. ``False``: stopped while waiting.
+    """
+    delay = 0.5
+    while True:
+        try:
+            await storage.open(create_schema=create_schema)
+        except JournalUnavailable as err:
+            log.warning("journal database unreachable (%s): waiting %.1f s", err, delay)
+        else:
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+            return False
+        delay = min(delay * 2, 5.0)
 
 
 async def take_over(service: Service, epoch: int) -> None:
@@ -179,11 +204,7 @@ async def _wind_down(service: Service, timeout_s: float = 5.0) -> None:
     active = service.leadership.role is Role.ACTIVE
     log.info("stopping (%s): no new decision", service.leadership.status())
     await d.stop(grace_s=timeout_s if active else 0.0)
-    for task in service.tasks:
-        task.cancel()
-    for task in service.tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await _cancel_all(service.tasks, timeout_s)
     if active:
         batch = service.hot_writer.take()
         if batch:
@@ -196,6 +217,30 @@ async def _wind_down(service: Service, timeout_s: float = 5.0) -> None:
     for client in service.clients:
         await client.close()
     await service.storage.close(timeout_s)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]], timeout_s: float) -> None:
+    """Cancel the tasks and wait for them, cancelling again any that carries on.
+
+    Python 3.11's ``asyncio.wait_for`` (redis-py's socket timeouts, the lease's budget)
+    loses a cancellation that lands just as the awaited operation completes: the task
+    goes on as if never cancelled, and awaiting it once would wait forever (a fenced
+    instance that never exits, so never comes back as a standby).
+    """
+    loop = asyncio.get_running_loop()
+    until = loop.time() + timeout_s
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+        if pending and loop.time() > until:
+            names = ", ".join(sorted(task.get_name() for task in pending))
+            log.error("tasks still running after %.0f s, left behind: %s", timeout_s, names)
+            break
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("task %s had failed", task.get_name(), exc_info=task.exception())
 
 
 async def _status(service: Service, out: TextIO, every_s: float) -> None:

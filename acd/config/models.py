@@ -100,8 +100,8 @@ class HaConfig(Model):
     """
 
     lease_name: Ident = "acd"
-    lease_ttl_s: PositiveSeconds = 3.0
-    renew_every_s: PositiveSeconds = 0.5
+    lease_ttl_s: PositiveSeconds = 2.0
+    renew_every_s: PositiveSeconds = 0.3
     margin_s: Seconds = 0.5
 
     @model_validator(mode="after")

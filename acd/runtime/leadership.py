@@ -39,8 +39,8 @@ class Role(StrEnum):
 class LeaseTiming:
     """How long a lease lasts, how often it is renewed, and the self-fencing margin."""
 
-    ttl_s: float = 3.0
-    renew_every_s: float = 0.5
+    ttl_s: float = 2.0
+    renew_every_s: float = 0.3
     margin_s: float = 0.5
     """Stop acting this long before the lease could expire (clock drift, a slow write)."""
 
