@@ -1,10 +1,27 @@
-"""Overflow rule evaluation cost: 100 departments × 5 rules × 5 partners, per department."""
+"""Overflow rule evaluation cost: 100 departments × 5 rules × 5 partners, per department.
+
+Run by ``python -m bench overflow`` (wall clock). The same evaluations, without the
+clock, can be counted in instructions, which do not move with the machine's load::
+
+    python -m bench.bench_overflow count     # valgrind: instructions per department
+    python -m bench.bench_overflow run --settings shared --path alone --passes 20
+
+``count`` runs ``run`` under ``valgrind --tool=callgrind`` with ``--passes`` and with
+none, and divides the difference by the evaluations made: the imports, building the
+platform and a first pass (which :func:`main` discards too) cancel out.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from acd.core import events as ev
 from acd.core.commands import Command
@@ -28,6 +45,9 @@ DEPTS = 100
 RULES = 5
 PARTNERS = 5
 WAITING_PER_DEPT = 20
+PASSES = 20
+"""Passes over the 100 departments counted by ``count``."""
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _rules(depts: list[str], *, shared: bool) -> tuple[OverflowRule, ...]:
@@ -120,5 +140,68 @@ def main() -> None:
             )
 
 
+def replay(passes: int, *, shared: bool, periodic: bool) -> None:
+    """The evaluations :func:`main` times, without the clock (what ``count`` measures)."""
+    engine, depts, now = _engine(shared=shared)
+    out: list[Command] = []
+    engine.evaluate_all(now, out)  # a first pass, discarded as main() discards it
+    out.clear()
+    for _ in range(passes):
+        if periodic:
+            engine.evaluate_all(now, out)
+        else:
+            for d in depts:
+                engine.evaluate_dept(d, now, out)
+        out.clear()
+
+
+def callgrind_total(passes: int, settings: str, path: str) -> int:
+    """Instructions executed by one ``run`` process under callgrind."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        cmd = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            "bench.bench_overflow",
+            "run",
+            f"--passes={passes}",
+            f"--settings={settings}",
+            f"--path={path}",
+        ]
+        # A fixed string hash: dict probing is then the same from one run to the next.
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT, env=env)
+        for line in out.read_text().splitlines():
+            if line.startswith(("totals:", "summary:")):
+                return int(line.split()[1])
+    raise RuntimeError("no totals line in the callgrind output")
+
+
+def cli(argv: list[str]) -> None:
+    """``count`` or ``run`` (see the module's docstring); no argument: :func:`main`."""
+    if not argv:
+        main()
+        return
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_overflow")
+    parser.add_argument("action", choices=("count", "run"))
+    parser.add_argument("--passes", type=int, default=PASSES)
+    parser.add_argument("--settings", choices=("shared", "distinct"), default="shared")
+    parser.add_argument("--path", choices=("periodic", "alone"), default="alone")
+    args = parser.parse_args(argv)
+    if args.action == "run":
+        replay(args.passes, shared=args.settings == "shared", periodic=args.path == "periodic")
+        return
+    print(f"instructions per department evaluation ({args.passes} passes × {DEPTS})")
+    for settings in ("shared", "distinct"):
+        for path in ("periodic", "alone"):
+            full = callgrind_total(args.passes, settings, path)
+            base = callgrind_total(0, settings, path)
+            per = (full - base) / (args.passes * DEPTS)
+            print(f"{settings} settings, {path}: {per:,.0f}")
+
+
 if __name__ == "__main__":
-    main()
+    cli(sys.argv[1:])

@@ -210,13 +210,14 @@ def _holds_composite(cond: AllOf | AnyOf | NotOf, load: DeptLoad, now: float, se
 
 
 @lru_cache(maxsize=16)
-def _zone(name: str) -> ZoneInfo:
+def zone(name: str) -> ZoneInfo:
+    """The time zone of that IANA name (looked up once)."""
     return ZoneInfo(name)
 
 
 def in_schedule(s: Schedule, now: float) -> bool:
     """Whether epoch time ``now`` falls in the schedule's local window."""
-    local = datetime.fromtimestamp(now, _zone(s.tz))
+    local = datetime.fromtimestamp(now, zone(s.tz))
     minute = local.hour * 60 + local.minute
     weekday = local.isoweekday()
     if s.start_min <= s.end_min:
