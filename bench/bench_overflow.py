@@ -121,7 +121,7 @@ def _per_department_us(
 def main() -> None:
     """Print the cost of one department's evaluation (all its rules fire, no partner can take)."""
     print(f"departments={DEPTS} rules/department={RULES} partners/rule={PARTNERS}")
-    print(f"waiting per department={WAITING_PER_DEPT}; every rule fires, every partner refused")
+    print(f"waiting per department={WAITING_PER_DEPT}; 4 of 5 rules active, every partner refused")
     bare = Engine(simple_spec(depts=("75",), agents_per_dept=2))
     engine, depts, now = _engine(shared=True)
     base = _per_department_us(bare, [DeptId("75")] * len(depts), now, periodic=False)
