@@ -55,6 +55,7 @@ async def test_without_its_database_nobody_acts_then_leadership_and_journal_resu
                 arrived[fake.add_caller(DEPT, caller_num=f"07{len(arrived):08d}")] = loop.time()
                 await asyncio.sleep(0.5)
             outage = list(arrived)
+            restart_at = loop.time()  # the database may answer before pg_ctl returns
             await asyncio.to_thread(pg.start)
             back_at = loop.time()
             await until(
@@ -77,7 +78,7 @@ async def test_without_its_database_nobody_acts_then_leadership_and_journal_resu
     assert resumed is not None
     assert fenced is not None
     exited_s = fenced.ended[0] - down_mono
-    quiet = [a for a in fake.actions() if down_at + TIMING.ttl_s < a.at < back_at]
+    quiet = [a for a in fake.actions() if down_at + TIMING.ttl_s < a.at < restart_at]
     acting = [a for a in quiet if a.name.lower() in STATE_CHANGING]
     outage_fates = fates(fake, outage)
     print(
