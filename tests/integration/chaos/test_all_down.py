@@ -20,8 +20,7 @@ from tests.integration.chaos.cluster import (
     unfinished,
     until,
 )
-from tests.integration.chaos.rig import fresh_database, rig
-from tests.services import postgres_url, redis_url, unique_name
+from tests.integration.chaos.shared import shared_rig
 
 TIMING = Timing(ttl_s=2.0, renew_every_s=0.3, margin_s=0.5)
 AGENTS = 5
@@ -35,16 +34,13 @@ async def test_with_every_instance_down_the_fallback_answers_and_a_restart_route
     tmp_path: Path,
 ) -> None:
     """SIGTERM hands over at once; all down: callers go to the fallback; one restart routes."""
-    redis = redis_url()
-    namespace = unique_name("chaos-down").replace("_", "-")
     loop = asyncio.get_running_loop()
-    async with (
-        fresh_database(postgres_url()) as journal_url,
-        rig(
-            tmp_path, journal_url=journal_url, redis_url=redis, namespace=namespace,
-            agents=AGENTS, timing=TIMING,
-        ) as r,
-    ):  # fmt: skip
+    async with shared_rig(
+        tmp_path,
+        "chaos-down",
+        agents=AGENTS,
+        timing=TIMING,
+    ) as r:
         fake, db = r.fake, r.db
         holder, first_epoch = await r.start()
         before = [fake.add_caller(DEPT, caller_num=f"06{i:08d}") for i in range(AGENTS)]

@@ -20,8 +20,7 @@ from tests.integration.chaos.cluster import (
     unfinished,
     until,
 )
-from tests.integration.chaos.rig import fresh_database, rig
-from tests.services import postgres_url, redis_url, unique_name
+from tests.integration.chaos.shared import shared_rig
 
 TIMING = Timing(ttl_s=2.0, renew_every_s=0.3, margin_s=0.5)
 AGENTS = 20
@@ -35,16 +34,13 @@ async def test_a_leader_frozen_past_its_lease_sends_nothing_when_it_wakes_and_ex
     tmp_path: Path,
 ) -> None:
     """SIGSTOP > TTL: no action of the old epoch after its expiry, exit 3, callers routed once."""
-    redis = redis_url()
-    namespace = unique_name("chaos-stop").replace("_", "-")
     loop = asyncio.get_running_loop()
-    async with (
-        fresh_database(postgres_url()) as journal_url,
-        rig(
-            tmp_path, journal_url=journal_url, redis_url=redis, namespace=namespace,
-            agents=AGENTS, timing=TIMING,
-        ) as r,
-    ):  # fmt: skip
+    async with shared_rig(
+        tmp_path,
+        "chaos-stop",
+        agents=AGENTS,
+        timing=TIMING,
+    ) as r:
         fake, db = r.fake, r.db
         await r.start(supervise=True)
         callers = [fake.add_caller(DEPT, caller_num=f"06{i:08d}", patience_s=900.0)

@@ -20,8 +20,7 @@ from tests.integration.chaos.cluster import (
     until,
     waiting_now,
 )
-from tests.integration.chaos.rig import fresh_database, rig
-from tests.services import postgres_url, redis_url, unique_name
+from tests.integration.chaos.shared import shared_rig
 
 TIMING = Timing(ttl_s=2.0, renew_every_s=0.3, margin_s=0.5)
 AGENTS = 20
@@ -36,16 +35,14 @@ async def test_a_standby_takes_over_a_killed_leader_and_routes_every_caller_once
     tmp_path: Path,
 ) -> None:
     """kill -9 of the leader, 200+ waiting: a standby acts within TTL + 1 s, none routed twice."""
-    redis = redis_url()
-    namespace = unique_name("chaos-kill").replace("_", "-")
     loop = asyncio.get_running_loop()
-    async with (
-        fresh_database(postgres_url()) as journal_url,
-        rig(
-            tmp_path, journal_url=journal_url, redis_url=redis, namespace=namespace,
-            nodes=("a", "b", "c"), agents=AGENTS, timing=TIMING,
-        ) as r,
-    ):  # fmt: skip
+    async with shared_rig(
+        tmp_path,
+        "chaos-kill",
+        nodes=("a", "b", "c"),
+        agents=AGENTS,
+        timing=TIMING,
+    ) as r:
         fake, db = r.fake, r.db
         await r.start()
         callers = [fake.add_caller(DEPT, caller_num=f"06{i:08d}", patience_s=900.0)
