@@ -11,6 +11,7 @@ from acd.core.calls import CallFlow
 from acd.core.commands import Command, Reason, VerifyRoute
 from acd.core.entraide import PartnerLoad
 from acd.core.errors import InvalidSpec, UnknownQueue
+from acd.core.forced import Forcing
 from acd.core.ids import AgentId, CallId, DeptId, QueueId
 from acd.core.model import AgentView, Call, CallView
 from acd.core.overflow import OverflowSpec
@@ -31,7 +32,7 @@ _WRAPUP_ENDED: Final = Reason(rule="agent:wrap-up-end")
 _PAUSE_ENDED: Final = Reason(rule="agent:auto-unpause")
 
 
-class Engine(CallFlow):
+class Engine(CallFlow, Forcing):
     """Routes calls to agents; every event yields the commands it implies, with reasons.
 
     Deadlines (offer checks, wrap-up ends, penalty widening, maximum waits) are stored as
@@ -58,6 +59,7 @@ class Engine(CallFlow):
             ev.OverflowFailed: self._overflow_failed,
             ev.PartnerLoadReported: self._partner_load,
             ev.CrisisModeSet: self._crisis,
+            ev.OverflowForced: self.force_overflow,
             ev.Tick: self._tick,
         }
 

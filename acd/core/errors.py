@@ -37,6 +37,18 @@ class UnknownQueue(CoreError):
     slug = "unknown-queue"
 
 
+class CallNotWaiting(CoreError):
+    """A supervisor's action needs a waiting call: this one rings, overflows or ended."""
+
+    slug = "call-not-waiting"
+
+
+class UnknownPartner(CoreError):
+    """An overflow names a partner the engine does not know, or the call's own department."""
+
+    slug = "unknown-partner"
+
+
 class DuplicateCall(CoreError):
     """A call arrived twice with the same identity while still live."""
 

@@ -152,6 +152,16 @@ class CrisisModeSet:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OverflowForced:
+    """A supervisor sends a waiting call to a partner of their choice, look-ahead or not."""
+
+    call: CallId
+    partner: str
+    """A department of this platform (not the call's own) or an external partner's id."""
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tick:
     """Time passed: the runtime sends it at (or after) ``engine.next_deadline()``."""
 
@@ -172,5 +182,6 @@ Event = (
     | AgentDeviceChanged
     | PartnerLoadReported
     | CrisisModeSet
+    | OverflowForced
     | Tick
 )

@@ -131,3 +131,23 @@ def test_every_entry_only_carries_the_fields_of_its_kind() -> None:
     for e in j.entries(cmds, now=d.now, config_version="v1"):
         assert set(e.fields) <= set(FIELDS[e.kind])
         assert JournalEntry.decode(e.encode()) == e
+
+
+def test_a_forced_overflow_is_journaled_as_a_decision_naming_the_supervisor() -> None:
+    """A supervisor's forced overflow leaves a decision with rule forced, partner and who."""
+    spec = simple_spec(depts=("75", "92"), agents_per_dept=1)
+    engine = Engine(spec)
+    d = Driver(engine)
+    j = _journaling(engine)
+    d.send(ev.CallArrived(call=CallId("pbx1/1.1"), dept=DeptId("75")))
+    cmds = d.send(ev.OverflowForced(call=CallId("pbx1/1.1"), partner="92", by="sup-75"))
+    entries = j.entries(cmds, now=d.now, config_version="v1")
+    [decision] = [e for e in entries if e.kind is EntryKind.DECISION]
+    assert (decision.get("action"), decision.get("target")) == ("move", "92")
+    assert decision.get("rule") == "forced"
+    reason = str(decision.get("reason"))
+    assert "by=sup-75" in reason
+    assert "lookahead=refuse" in reason
+    [moved] = [e for e in entries if e.kind is EntryKind.CALL]
+    assert (moved.get("dept"), moved.get("path"), moved.get("origin")) == ("92", "75>92", "75")
+    assert moved.get("reason") == decision.get("reason")

@@ -21,10 +21,19 @@ from hypothesis.stateful import (
 )
 
 from acd.core import events as ev
-from acd.core.commands import AgentRecord, CallRecord, Command, OfferCall, SendToFallback
+from acd.core.commands import (
+    AgentRecord,
+    CallRecord,
+    Command,
+    MoveCall,
+    OfferCall,
+    OverflowCall,
+    SendToFallback,
+)
 from acd.core.engine import Engine
 from acd.core.errors import CoreError
 from acd.core.ids import AgentId, CallId, DeptId, QueueId, RouteId
+from acd.core.overflow import ExternalPartner, OverflowSpec
 from acd.core.spec import (
     AgentSpec,
     DepartmentSpec,
@@ -43,6 +52,12 @@ from acd.core.timers import Deadline, Deadlines
 START = 1_000_000.0
 ENGLISH: Skills = (("anglais", 1),)
 CAUSES = list(ev.RouteFailure)
+EXTERNALS = (
+    ExternalPartner(id="samu-60", name="SAMU 60", number="0344000000", trunk="PJSIP/t"),
+    ExternalPartner(
+        id="samu-45", name="SAMU 45", number="0238000000", trunk="PJSIP/t", accept_blind=True
+    ),
+)
 
 
 class DeadlineSpin(AssertionError):
@@ -153,6 +168,8 @@ def build_spec(s: Setup) -> EngineSpec:
         departments=tuple(departments),
         queues=tuple(queues),
         agents=tuple(agents),
+        # Partners a supervisor may force a call to; no rule overflows on its own here.
+        overflow=OverflowSpec(partners=EXTERNALS),
         priorities=(
             PriorityClass(name="vitale", head_start_s=s.head_start_s),
             PriorityClass(name="normal", head_start_s=0.0),
@@ -234,6 +251,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.calls: dict[CallId, CallState] = {}
         self.terminal: Counter[CallId] = Counter()
         self.outstanding: dict[CallId, OfferCall] = {}
+        self.overflows: dict[CallId, OverflowCall] = {}
         self.holding: dict[AgentId, CallId] = {}
         self.unserved: dict[tuple[QueueId, str, Skills], list[tuple[float, int, CallId]]] = {}
         self.offered: set[CallId] = set()
@@ -282,6 +300,7 @@ class EngineMachine(RuleBasedStateMachine):
             {d: e.dept_stats(d, self.now) for d in self.depts},
             e.next_deadline(),
             (e.seq, e.route_seq, e.offer_seq),
+            {p: n for p, n in e.in_flight.items() if n},
         )
 
     def absorb(self, out: list[Command]) -> None:
@@ -296,6 +315,14 @@ class EngineMachine(RuleBasedStateMachine):
                 self.on_offer(command)
             elif isinstance(command, SendToFallback):
                 self.routes.setdefault(command.call, []).append(command.route)
+            elif isinstance(command, OverflowCall):
+                assert self.calls[command.call] is CallState.OVERFLOWING, command
+                assert command.call not in self.overflows, f"second overflow of {command.call}"
+                self.overflows[command.call] = command
+                self.routes.setdefault(command.call, []).append(command.route)
+            elif isinstance(command, MoveCall):
+                assert self.calls[command.call] is CallState.WAITING, command
+                assert self.known[command.call].dept == command.dept, command
 
     def on_call_record(self, r: CallRecord) -> None:
         """A call moved: it must move from where the model has it, and never after its end."""
@@ -317,13 +344,32 @@ class EngineMachine(RuleBasedStateMachine):
         elif r.previous is CallState.CONNECTED:
             agent = next(a for a, c in self.holding.items() if c == r.call)
             del self.holding[agent]
+        elif r.previous is CallState.OVERFLOWING:
+            del self.overflows[r.call]
+        self.keep_the_line(r)
         self.calls[r.call] = r.state
         if r.state in TERMINAL_CALL_STATES:
             self.terminal[r.call] += 1
             del self.calls[r.call]
-            if r.call not in self.offered:
-                arrival = self.known[r.call]
-                self.unserved[arrival.bucket].remove((arrival.arrived_at, arrival.seq, r.call))
+
+    def keep_the_line(self, r: CallRecord) -> None:
+        """A call moved to another department waits there; one never offered keeps its line.
+
+        A call never offered leaves its bucket's line when it stops waiting, and takes its
+        arrival's place again when it waits again: in the department it was moved to, or
+        back from a partner that refused it.
+        """
+        arrival = self.known[r.call]
+        moved = r.previous is CallState.WAITING and r.state is CallState.WAITING
+        if moved:
+            self.known[r.call] = replace(arrival, dept=r.dept, queue=r.queue)
+        if r.call in self.offered or r.previous is None:
+            return
+        place = (arrival.arrived_at, arrival.seq, r.call)
+        if r.previous is CallState.WAITING and r.state is not CallState.OFFERED:
+            self.unserved[arrival.bucket].remove(place)  # moved, overflowing or ended unserved
+        if r.state is CallState.WAITING:
+            bisect.insort(self.unserved.setdefault(self.known[r.call].bucket, []), place)
 
     def on_offer(self, o: OfferCall) -> None:
         """An offer: one at a time per call and per agent, to an eligible agent, FIFO."""
@@ -416,12 +462,51 @@ class EngineMachine(RuleBasedStateMachine):
         """A caller hangs up, waiting, ringing or talking."""
         self.send(ev.CallHungUp(call=data.draw(st.sampled_from(sorted(self.calls)))))
 
-    @precondition(lambda self: bool(self.live(CallState.WAITING, CallState.OFFERED)))
+    @precondition(
+        lambda self: bool(self.live(CallState.WAITING, CallState.OFFERED, CallState.OVERFLOWING))
+    )
     @rule(data=st.data())
     def dialplan_falls_back(self, data: st.DataObject) -> None:
         """The dialplan's own fallback takes a caller who is not yet talking."""
-        calls = self.live(CallState.WAITING, CallState.OFFERED)
+        calls = self.live(CallState.WAITING, CallState.OFFERED, CallState.OVERFLOWING)
         self.send(ev.CallFellBack(call=data.draw(st.sampled_from(calls))))
+
+    # -- rules: overflow forced by a supervisor ------------------------------------------
+
+    @precondition(lambda self: bool(self.calls))
+    @rule(data=st.data(), sensible=st.sampled_from([True, True, True, False]))
+    def supervisor_forces_overflow(self, data: st.DataObject, sensible: bool) -> None:
+        """A supervisor forces a call to a partner: taken if it waits and the partner is one.
+
+        Any other choice (a call ringing, talking or overflowing, its own department, a
+        partner nobody declared) is refused and changes nothing.
+        """
+        self.advance(self.now)  # a deadline due now may end or offer a call first
+        if not self.calls:
+            return
+        waiting = self.live(CallState.WAITING)
+        call = data.draw(st.sampled_from(waiting if sensible and waiting else sorted(self.calls)))
+        own = self.known[call].dept
+        partners = [*self.setup.depts, *(p.id for p in EXTERNALS)]
+        if sensible:
+            partners.remove(own)
+        else:
+            partners.append("samu-99")
+        partner = data.draw(st.sampled_from(partners))
+        valid = self.calls[call] is CallState.WAITING and partner not in (own, "samu-99")
+        self.send(ev.OverflowForced(call=call, partner=partner, by="sup"), rejected=not valid)
+
+    @precondition(lambda self: bool(self.overflows))
+    @rule(data=st.data(), taken=st.booleans(), cause=st.sampled_from(CAUSES))
+    def partner_answers_the_overflow(
+        self, data: st.DataObject, taken: bool, cause: ev.RouteFailure
+    ) -> None:
+        """The partner takes the call, or refuses it and the caller is back at their place."""
+        sent = self.overflows[data.draw(st.sampled_from(sorted(self.overflows)))]
+        if taken:
+            self.send(ev.OverflowConfirmed(call=sent.call, route=sent.route))
+        else:
+            self.send(ev.OverflowFailed(call=sent.call, route=sent.route, cause=cause))
 
     # -- rules: agents -------------------------------------------------------------------
 
@@ -503,6 +588,8 @@ class EngineMachine(RuleBasedStateMachine):
                 ev.CallAnswered(call=call, route=route),
                 ev.RouteConfirmed(call=call, route=route),
                 ev.RouteFailed(call=call, route=route, cause=ev.RouteFailure.BUSY),
+                ev.OverflowConfirmed(call=call, route=route),
+                ev.OverflowFailed(call=call, route=route, cause=ev.RouteFailure.BUSY),
             ]
             return data.draw(st.sampled_from(replies))
         if kind == 1 and ended:
@@ -534,9 +621,9 @@ class EngineMachine(RuleBasedStateMachine):
         return data.draw(st.sampled_from(unknown))
 
     def is_stale(self, call: CallId, route: RouteId) -> bool:
-        """A route that is not the call's current offer (the call may have ended)."""
-        offer = self.outstanding.get(call)
-        return offer is None or offer.route != route
+        """A route that is not the call's current offer nor overflow (it may have ended)."""
+        current = self.outstanding.get(call) or self.overflows.get(call)
+        return current is None or current.route != route
 
     # -- invariants ----------------------------------------------------------------------
 
@@ -547,6 +634,7 @@ class EngineMachine(RuleBasedStateMachine):
             return
         self.model_matches_engine()
         self.one_call_per_agent_and_one_agent_per_call()
+        self.overflows_are_charged_to_their_partner()
         self.statistics_count_what_is()
         self.no_free_agent_left_beside_a_waiting_call()
         self.steady = True
@@ -577,6 +665,13 @@ class EngineMachine(RuleBasedStateMachine):
             busy = view.state in (AgentState.OFFERED, AgentState.ON_CALL)
             assert view.call == (seen[aid] if busy else None), view
             assert busy == (aid in seen), view
+
+    def overflows_are_charged_to_their_partner(self) -> None:
+        """Every call on its way to a partner, and no other, is charged to that partner."""
+        expected = Counter(o.partner for o in self.overflows.values())
+        assert {p: n for p, n in self.engine.in_flight.items() if n} == dict(expected)
+        for cid, sent in self.overflows.items():
+            assert self.engine.overflowing.get(cid) == sent.partner, cid
 
     def statistics_count_what_is(self) -> None:
         """Agent counts by state and waiting counts in the statistics match the live records."""
@@ -616,6 +711,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.advance(self.now + 3600.0)
         assert not self.calls
         assert not self.outstanding
+        assert not self.overflows
         assert not self.holding
         assert set(self.terminal) == set(self.known)
         assert all(n == 1 for n in self.terminal.values())
