@@ -70,6 +70,9 @@ def in_memory(url: URL) -> bool:
 def make_engine(url: URL, **options: Any) -> AsyncEngine:
     """An async engine with pre-ping (a restarted database breaks pooled connections)."""
     options.setdefault("pool_pre_ping", True)
+    # A database error must not print the statement's values into the logs: they carry
+    # callers' numbers (the journal's ``caller`` columns).
+    options.setdefault("hide_parameters", True)
     # A batch's inserts go out as multi-row INSERTs of this many rows: measured on PostgreSQL,
     # 100 rows per statement doubles asyncpg's rate over SQLAlchemy's default of 1000.
     options.setdefault("insertmanyvalues_page_size", INSERT_PAGE_ROWS)

@@ -31,10 +31,11 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from acd.journal import EntryKind, JournalEntry
+from acd.journal import JournalEntry
 from connectors.sql import migrate
 from connectors.sql.engine import in_memory, journal_url, make_engine
 from connectors.sql.errors import JournalUnavailable
+from connectors.sql.reads import JournalReads
 from connectors.sql.rows import BatchPlan, Row, plan_batch
 from connectors.sql.schema import ENTRY_TABLES, call, callback, fenced_entry, lease_epoch
 from connectors.sql.upsert import ORACLE, fill_from_calls, insert_new, upsert
@@ -82,8 +83,12 @@ def retryable(err: sa_exc.DBAPIError) -> bool:
     return isinstance(err, sa_exc.OperationalError | sa_exc.InterfaceError)
 
 
-class SqlJournal:
-    """The journal store on SQLite, PostgreSQL or Oracle (``JournalStore``)."""
+class SqlJournal(JournalReads):
+    """The journal store on SQLite, PostgreSQL or Oracle (``JournalStore``).
+
+    Its reads (worklist, audit trail, decisions, the lease's state...) come from
+    ``JournalReads`` (``connectors.sql.reads``).
+    """
 
     def __init__(
         self,
@@ -258,44 +263,6 @@ class SqlJournal:
             raise TypeError(f"{self._dialect.driver} does not count the rows MERGE inserted")
         return count
 
-    # -- reading ---------------------------------------------------------------------------------
-
-    async def count(self, kind: EntryKind) -> int:
-        """How many entries of this kind are stored."""
-        table = ENTRY_TABLES[kind]
-        with self._boundary("counting entries"):
-            async with self._engine.connect() as conn:
-                found = await conn.scalar(sa.select(sa.func.count()).select_from(table))
-        return int(found or 0)
-
-    async def call_record(self, call_id: str) -> dict[str, Any] | None:
-        """A call's record (``acd_call`` columns), ``None`` if no entry of it was written."""
-        query = sa.select(call).where(call.c.call_id == call_id)
-        with self._boundary("reading a call record"):
-            async with self._engine.connect() as conn:
-                row = (await conn.execute(query)).mappings().first()
-        return None if row is None else dict(row)
-
-    async def callbacks(
-        self, dept: str | None = None, *, since_s: float | None = None
-    ) -> list[dict[str, Any]]:
-        """The callback worklist, oldest first: one item per caller number.
-
-        Abandoned calls from the same number are one item (the latest call, its status),
-        with ``repeats`` (how many calls), ``first_abandoned_s`` and every ``call_ids``;
-        calls without a number stay one item each.
-        """
-        query = sa.select(callback).where(callback.c.abandoned_s.is_not(None))
-        if dept is not None:
-            query = query.where(callback.c.dept == dept)
-        if since_s is not None:
-            query = query.where(callback.c.abandoned_s >= since_s)
-        query = query.order_by(callback.c.abandoned_s, callback.c.call_id)
-        with self._boundary("reading the callback worklist"):
-            async with self._engine.connect() as conn:
-                rows = [dict(r) for r in (await conn.execute(query)).mappings()]
-        return _by_caller(rows)
-
     # -- schema ----------------------------------------------------------------------------------
 
     async def create_schema(self) -> str:
@@ -326,6 +293,12 @@ class SqlJournal:
     async def check_schema(self) -> None:
         """Raise ``SchemaOutdated`` (naming the command that fixes it) unless up to date."""
         migrate.require_head(await self.revision())
+
+    def _missing_file(self) -> str | None:
+        sqlite_file = self._sqlite_file()
+        if sqlite_file is not None and not sqlite_file.parent.is_dir():
+            return f"no directory {sqlite_file.parent}"
+        return None
 
     def _sqlite_file(self) -> Path | None:
         database = self._engine.url.database
@@ -364,22 +337,6 @@ def stale_entries(
 
 def _sorted(rows: dict[str, Any]) -> list[Row]:
     return [rows[key].row() for key in sorted(rows)]
-
-
-def _by_caller(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        # A call without a number cannot be matched with another: it keeps a group of its own.
-        groups.setdefault(row["caller"] or f"\0{row['call_id']}", []).append(row)
-    items = []
-    for calls in groups.values():
-        item = dict(calls[-1])
-        item["repeats"] = len(calls)
-        item["first_abandoned_s"] = calls[0]["abandoned_s"]
-        item["call_ids"] = [c["call_id"] for c in calls]
-        items.append(item)
-    items.sort(key=lambda i: (i["abandoned_s"], i["call_id"]))
-    return items
 
 
 if TYPE_CHECKING:
