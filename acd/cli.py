@@ -25,6 +25,7 @@ from acd.config import (
     resolve_secret,
     secret_refs,
 )
+from acd.console.users_cli import register_users
 from acd.db import register_db
 from acd.demo import register_demo
 from acd.rules_explain import register_rules
@@ -110,6 +111,7 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     register_run,
     register_demo,
     register_db,
+    register_users,
 ]
 """Every subcommand group of ``acd``, in the order ``--help`` lists them."""
 

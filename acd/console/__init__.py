@@ -1,0 +1,1 @@
+"""The supervisors' console: pages, JSON API, live stream, health and metrics (aiohttp)."""
