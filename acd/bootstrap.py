@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from acd.ami.frames import Frame
 from acd.ami.translate import HEARTBEAT_VAR
 from acd.config import ConfigError, SecretError, build_engine_spec, resolve_secret
+from acd.console.server import ConsoleServer
+from acd.console.stream import Feed
 from acd.core.engine import Engine
 from acd.lifecycle import Service, run_service, take_over
 from acd.runtime.dispatcher import Dispatcher
@@ -62,6 +64,13 @@ def build_service(
     engine = Engine(spec, route_prefix=f"{cfg.instance.name}-{epoch}-")
     storage = storage or build_storage(cfg)
     hot_writer = HotStateWriter(engine=engine, store=storage.hot, clock=clock)
+    feed = None
+    if cfg.console.enabled:
+        feed = Feed(
+            engine=engine,
+            config=lambda: reloader.current.config.console,
+            clock=clock,
+        )
     holder = f"{cfg.instance.name}@{socket.gethostname()}:{os.getpid()}"
     pbxs: dict[str, AmiPbx] = {}
     dispatcher = Dispatcher(
@@ -70,7 +79,9 @@ def build_service(
         journal=storage,
         clock=clock,
         config_version=lambda: reloader.current.label,
-        listeners=(hot_writer.on_decision,),
+        listeners=(hot_writer.on_decision,)
+        if feed is None
+        else (hot_writer.on_decision, feed.on_decision),
     )
     apply_to_engine = engine_applier(engine, clock=clock)
 
@@ -137,6 +148,9 @@ def build_service(
         leadership=leadership,
         action_prefix=action_prefix,
     )
+    if feed is not None:
+        service.console = ConsoleServer(service, feed=feed, clock=clock)
+        feed.snapshot = service.console.snapshot
     return service
 
 

@@ -6,11 +6,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import secrets
 import sys
 from typing import TYPE_CHECKING
 
 from acd.bootstrap import PbxTarget, build_service, run_service
 from acd.config import ConfigError, load_config
+from acd.console.roles import Role
+from acd.console.users import UsersFile
 from connectors.asterisk.fake import Dist, FakeAsterisk, FakeConfig, TrafficSpec
 
 if TYPE_CHECKING:
@@ -35,6 +38,7 @@ async def demo(
             for pbx in cfg.pbx[:1]
         }
         service = build_service(config_path, targets=targets)
+        login = _demo_admin(cfg.console.auth.users_file) if service.console is not None else None
         depts = [d.id for d in cfg.departments]
         fake.start_traffic(
             TrafficSpec(
@@ -46,6 +50,12 @@ async def demo(
             f"{rate:g} call/s each, {len(cfg.agents)} ARM phones; Ctrl-C to stop",
             flush=True,
         )
+        if service.console is not None and login is not None:
+            print(
+                f"console: user {login[0]}, password {login[1]} (new at every start; "
+                f"the address follows once it listens)",
+                flush=True,
+            )
         stop = asyncio.Event()
         if duration_s is not None:
             asyncio.get_running_loop().call_later(duration_s, stop.set)
@@ -57,6 +67,16 @@ async def demo(
         fake.stop_traffic()
         await fake.stop()
     return 0
+
+
+DEMO_ADMIN = "admin"
+
+
+def _demo_admin(users_file: str) -> tuple[str, str]:
+    """A console admin for the demonstration, with a new random password at every start."""
+    password = secrets.token_urlsafe(12)
+    UsersFile(users_file).add(DEMO_ADMIN, Role.ADMIN, password, replace=True)
+    return DEMO_ADMIN, password
 
 
 def register_demo(subparsers: Subparsers) -> None:

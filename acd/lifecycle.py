@@ -15,7 +15,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from acd.core import events as ev
 from acd.core.engine import Engine
@@ -28,6 +28,9 @@ from acd.storage import Storage, embedded_journal
 from connectors.asterisk.client import AmiClient
 from connectors.asterisk.pbx import AmiPbx
 from connectors.sql import JournalUnavailable
+
+if TYPE_CHECKING:
+    from acd.console.server import ConsoleServer
 
 log = logging.getLogger("acd.service")
 
@@ -52,6 +55,8 @@ class Service:
     """Set when the lease was lost: the process stops (and comes back as a standby)."""
     login_all: bool = False
     lost_reason: str = ""
+    console: ConsoleServer | None = None
+    """The supervisors' console, when the configuration enables it."""
 
     def on_lost(self, why: str) -> None:
         """Leadership's callback: stop routing now; the main task winds the rest down."""
@@ -104,6 +109,7 @@ async def run_service(
     ]
     if out is not None:
         service.tasks.append(asyncio.create_task(_status(service, out, status_every_s)))
+    await _start_console(service)
     for client in service.clients:
         await client.start()
     settle_heap()
@@ -119,6 +125,21 @@ async def run_service(
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+
+
+async def _start_console(service: Service) -> None:
+    """Serve the console; routing goes on without it if it cannot listen."""
+    console = service.console
+    if console is None:
+        return
+    try:
+        await console.start()
+    except Exception:  # a port taken, a missing file: the console is not worth a caller
+        log.exception("console not started, routing goes on without it")
+        service.console = None
+        return
+    service.tasks.append(asyncio.create_task(console.feed.run(), name="console-feed"))
+    service.tasks.append(asyncio.create_task(console.backend.today.run(), name="console-today"))
 
 
 async def _open_storage(storage: Storage, *, create_schema: bool, stop: asyncio.Event) -> bool:
@@ -203,6 +224,11 @@ async def _wind_down(service: Service, timeout_s: float = 5.0) -> None:
     d = service.dispatcher
     active = service.leadership.role is Role.ACTIVE
     log.info("stopping (%s): no new decision", service.leadership.status())
+    if service.console is not None:
+        try:
+            await asyncio.wait_for(service.console.stop(), timeout_s)
+        except Exception as err:
+            log.warning("console did not stop cleanly: %s", err)
     await d.stop(grace_s=timeout_s if active else 0.0)
     await _cancel_all(service.tasks, timeout_s)
     if active:

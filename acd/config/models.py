@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     Field,
@@ -115,11 +115,58 @@ class HaConfig(Model):
         return self
 
 
-class ConsoleConfig(Model):
-    """The supervisors' web console."""
+class ConsoleAuthConfig(Model):
+    """Who may use the console: a file of argon2 password hashes, or a trusted SSO proxy."""
 
+    mode: Literal["users", "proxy"] = "users"
+    """``users``: login form checked against ``users_file`` (``acd users add``); ``proxy``:
+    the reverse proxy in front authenticates and names the user and role in headers."""
+    users_file: Text = "var/acd-console-users.yaml"
+    """Hashes only (argon2id), one entry per user with a role; keep it out of the repository."""
+    proxy_user_header: Text = "X-Remote-User"
+    proxy_role_header: Text = "X-Remote-Role"
+    """Value: viewer, supervisor or admin. A request without it gets the viewer role."""
+    trusted_proxies: tuple[Text, ...] = ("127.0.0.1", "::1")
+    """Addresses whose identity headers (and X-Forwarded-Proto) are believed; others' ignored."""
+    session_ttl_s: PositiveSeconds = 12 * 3600.0
+    """A session ends this long after login, whatever happens (a night shift)."""
+    session_idle_s: PositiveSeconds = 2 * 3600.0
+    """A session with no request and no open live stream for this long ends."""
+    login_max_failures: Annotated[int, Field(ge=1)] = 5
+    """Failed logins allowed per user name and per address within ``login_window_s``."""
+    login_window_s: PositiveSeconds = 300.0
+
+
+class ConsoleConfig(Model):
+    """The supervisors' web console (served by ``acd run`` beside the routing)."""
+
+    enabled: bool = True
     host: Text = "127.0.0.1"
-    port: Port = 8015
+    """Loopback by default: publish it through the site's reverse proxy (TLS, SSO)."""
+    port: Annotated[int, Field(ge=0, le=65535)] = 8015
+    """0: any free port (tests), logged at start."""
+    lang: Literal["fr", "en"] = "fr"
+    """Default language of the pages (each user can switch)."""
+    secure_cookies: bool | None = None
+    """``None``: the session cookie is ``Secure`` when the request came over TLS (directly or
+    as a trusted proxy's ``X-Forwarded-Proto: https``); ``true`` forces it."""
+    wait_amber_s: PositiveSeconds = 30.0
+    """Longest wait at which a department's tile turns amber."""
+    wait_red_s: PositiveSeconds = 60.0
+    """... and red (the SAMU target: answered within 60 s)."""
+    service_level_target: Annotated[float, Field(gt=0, le=1)] = 0.99
+    """Share of calls to answer within ``defaults.sl_target_s``, shown against the figures."""
+    auth: ConsoleAuthConfig = ConsoleAuthConfig()
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Self:
+        if self.wait_red_s <= self.wait_amber_s:
+            raise PydanticCustomError(
+                "console-thresholds",
+                "wait_red_s ({red}) must be greater than wait_amber_s ({amber})",
+                {"red": self.wait_red_s, "amber": self.wait_amber_s},
+            )
+        return self
 
 
 class PriorityClassConfig(Model):

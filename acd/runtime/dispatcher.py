@@ -56,6 +56,12 @@ class DispatcherStats:
     """Actions not sent because the lease could not be vouched for."""
 
 
+class NotRouting(Exception):
+    """A command reached an instance that does not route (slug ``not-active``)."""
+
+    slug = "not-active"
+
+
 @dataclass(frozen=True, slots=True)
 class _Resync:
     pbx: str
@@ -127,6 +133,24 @@ class Dispatcher:
         if self.standby:
             return
         self._inbox.put_nowait(_Resync(pbx, channels, routes_before))
+
+    def command(self, event: ev.Event) -> list[Command]:
+        """Apply a person's command (console) at once, between two events; returns its commands.
+
+        Unlike :meth:`submit`, the engine's refusal (a ``CoreError``, e.g. the call is no
+        longer waiting) reaches the caller, so a supervisor learns at once what happened.
+        The loop is single-threaded: the dispatcher task is parked at an ``await`` while
+        this runs, so the engine still sees one event at a time.
+        """
+        if self.standby or not self._accepting:
+            raise NotRouting("this instance is not routing calls (standby or stopping)")
+        now = self.clock()
+        commands = self.engine.handle(event, now)
+        self.stats.events += 1
+        for listener in self.listeners:
+            listener(event, commands)
+        self._run(commands, now)
+        return commands
 
     def routes_in_force(self) -> frozenset[str]:
         """Routes of the live calls whose actions the PBX has finished (before a snapshot).

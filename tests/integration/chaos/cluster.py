@@ -99,6 +99,7 @@ journal: {{url: "{journal_url}", spool: journal.spool}}
 ha: {{lease_ttl_s: {timing.ttl_s}, renew_every_s: {timing.renew_every_s},
       margin_s: {timing.margin_s}}}
 defaults: {{wrapup_s: 0}}
+console: {{port: 0}}
 departments:
   - {{id: "{DEPT}", name: SAMU de Paris, queues: [{{id: {DEPT}-general}}]}}
 agents:
