@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -275,6 +276,14 @@ class Backend:
         )
 
 
+_LONG_DECIMALS = re.compile(r"(?<![\d.])(\d+\.\d)\d{2,}(?![\d.])")
+
+
+def readable(reason: str | None) -> str | None:
+    """A journal reason for people: its measured values to a tenth (``wait_s=19.1``)."""
+    return None if reason is None else _LONG_DECIMALS.sub(r"\1", reason)
+
+
 def _decision(row: dict[str, Any]) -> DecisionOut:
     return DecisionOut(
         at=row["at_s"],
@@ -284,7 +293,7 @@ def _decision(row: dict[str, Any]) -> DecisionOut:
         agent=row.get("agent"),
         target=row.get("target"),
         rule=row.get("rule"),
-        reason=row.get("reason"),
+        reason=readable(row.get("reason")),
     )
 
 

@@ -15,9 +15,9 @@ RoleName = Literal["viewer", "supervisor", "admin"]
 
 
 class Body(BaseModel):
-    """Requests: unknown fields are refused, so a typo is a 422, not a silent no-op."""
+    """Requests: unknown fields and loose types refused (``"on": "yes"`` is a 422, not true)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Out(BaseModel):

@@ -725,8 +725,10 @@
       el(
         "dl",
         { class: "tile-stats" },
-        stat("tile.sl", field("service_level", "span", "sl")),
+        stat("tile.sl-today", field("service_level_today", "span", "sl")),
+        stat("tile.answered-today", field("answered_today")),
         stat("tile.sl-hour", field("service_level_last_hour", "span", "sl")),
+        stat("tile.sl", field("service_level", "span", "sl")),
         stat("tile.estimated-wait", field("estimated_wait_s")),
         stat("tile.answered", field("answered")),
         stat(
@@ -787,6 +789,8 @@
 
     fillSl(f.service_level, v.service_level);
     fillSl(f.service_level_last_hour, v.service_level_last_hour);
+    fillSl(f.service_level_today, v.today ? v.today.service_level : null);
+    setText(f.answered_today, v.today ? num(v.today.answered) : "—");
     setText(f.estimated_wait_s, secs(v.estimated_wait_s));
     setText(f.answered, num(v.answered));
     setText(f.abandoned, num(v.abandoned));
