@@ -221,8 +221,9 @@ class Api:
         item = next((i for i in items if cid in i.call_ids), None)
         if item is None:
             raise ApiError("unknown-callback", f"no abandoned call {cid!r} in the worklist")
-        self.b.set_callback(c.who, item.call_ids, body.status, body.note)
-        return Accepted(detail=f"{len(item.call_ids)} call(s): {body.status}")
+        written = await self.b.set_callback(c.who, item.call_ids, body.status, body.note)
+        later = "" if written else " (journal busy: shown when it has taken it)"
+        return Accepted(detail=f"{len(item.call_ids)} call(s): {body.status}{later}")
 
     async def config(self, c: Call) -> ConfigOut:
         return self.b.config_out()

@@ -248,8 +248,15 @@ class Backend:
         self.audit(who, action, target, details)
         return len(commands)
 
-    def set_callback(self, who: Identity, call_ids: list[str], status: str, note: str) -> None:
-        """Journal a callback status for every call of a worklist item (audited)."""
+    async def set_callback(
+        self, who: Identity, call_ids: list[str], status: str, note: str
+    ) -> bool:
+        """Journal a callback status for every call of a worklist item (audited).
+
+        Written to the journal database at once, so the list the supervisor reloads shows
+        it; if the database cannot take it now, the entries go the usual way (outbox,
+        spool) and show when it is back. ``True``: already in the database.
+        """
         journaling = self.service.dispatcher.journaling
         now = self.clock()
         entries = [
@@ -258,8 +265,15 @@ class Backend:
             )
             for c in call_ids
         ]
-        self.service.storage.append(entries)
+        written = True
+        try:
+            await asyncio.wait_for(self.service.storage.sql.write(entries), READ_TIMEOUT_S)
+        except Exception as err:  # the outbox delivers them (the same ids: written once)
+            log.warning("callback status not written at once (%s): sent through the outbox", err)
+            self.service.storage.append(entries)
+            written = False
         self.audit(who, "callback-status", call_ids[-1], {"status": status, "calls": call_ids})
+        return written
 
     def reload(self, who: Identity) -> ReloadResult:
         outcome = self.service.reloader.reload()
