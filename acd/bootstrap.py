@@ -149,8 +149,12 @@ def build_service(
         action_prefix=action_prefix,
     )
     if feed is not None:
-        service.console = ConsoleServer(service, feed=feed, clock=clock)
-        feed.snapshot = service.console.snapshot
+        try:
+            service.console = ConsoleServer(service, feed=feed, clock=clock)
+        except Exception:  # the console is not worth a caller: route without it
+            log.exception("console not built, routing goes on without it")
+        else:
+            feed.snapshot = service.console.snapshot
     return service
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -57,6 +58,28 @@ Ident = Annotated[
     WithJsonSchema({"type": "string", "pattern": _IDENT_RE.pattern}),
 ]
 """An identifier: queue, agent, partner, rule, PBX or skill name."""
+
+
+def _ip_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise PydanticCustomError(
+            "bad-ip-network",
+            "'{value}' is not an IP address or network (e.g. 10.1.2.3 or 10.1.2.0/24): "
+            "write the address, not a host name",
+            {"value": value},
+        ) from None
+    return value
+
+
+IpNetworkText = Annotated[
+    str,
+    Field(min_length=1),
+    AfterValidator(_ip_network),
+    WithJsonSchema({"type": "string", "description": "an IP address or a network (CIDR)"}),
+]
+"""An IP address or network as text: ``"10.1.2.3"``, ``"10.1.2.0/24"``, ``"::1"``."""
 
 Seconds = Annotated[float, Field(ge=0)]
 PositiveSeconds = Annotated[float, Field(gt=0)]

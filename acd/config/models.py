@@ -18,6 +18,7 @@ from acd.config.errors import Loc
 from acd.config.fields import (
     DeptIdText,
     Ident,
+    IpNetworkText,
     Model,
     Penalty,
     Port,
@@ -126,14 +127,19 @@ class ConsoleAuthConfig(Model):
     proxy_user_header: Text = "X-Remote-User"
     proxy_role_header: Text = "X-Remote-Role"
     """Value: viewer, supervisor or admin. A request without it gets the viewer role."""
-    trusted_proxies: tuple[Text, ...] = ("127.0.0.1", "::1")
-    """Addresses whose identity headers (and X-Forwarded-Proto) are believed; others' ignored."""
+    trusted_proxies: tuple[IpNetworkText, ...] = ("127.0.0.1", "::1")
+    """IP addresses or networks (not host names) whose identity headers, X-Forwarded-For,
+    X-Forwarded-Host and X-Forwarded-Proto are believed; other peers' are ignored. The proxy
+    must set X-Forwarded-For (appending the client's address): without it every login seems
+    to come from the proxy, and the per-address login limit then holds everybody back."""
     session_ttl_s: PositiveSeconds = 12 * 3600.0
     """A session ends this long after login, whatever happens (a night shift)."""
     session_idle_s: PositiveSeconds = 2 * 3600.0
     """A session with no request and no open live stream for this long ends."""
     login_max_failures: Annotated[int, Field(ge=1)] = 5
-    """Failed logins allowed per user name and per address within ``login_window_s``."""
+    """Failed logins allowed per address, and per user name from one address, within
+    ``login_window_s``; a user name alone is held back only after four times as many (from
+    any addresses), so that nobody can lock a supervisor out from elsewhere."""
     login_window_s: PositiveSeconds = 300.0
 
 
@@ -156,6 +162,9 @@ class ConsoleConfig(Model):
     """... and red (the SAMU target: answered within 60 s)."""
     service_level_target: Annotated[float, Field(gt=0, le=1)] = 0.99
     """Share of calls to answer within ``defaults.sl_target_s``, shown against the figures."""
+    callbacks_window_h: Annotated[float, Field(gt=0, le=24 * 31)] = 48.0
+    """The callback list shows the calls abandoned this many hours back (older ones stay
+    in the journal, for reports)."""
     auth: ConsoleAuthConfig = ConsoleAuthConfig()
 
     @model_validator(mode="after")

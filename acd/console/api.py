@@ -116,7 +116,9 @@ class Api:
         if q.dept is not None:
             self.b.dept(q.dept)
         now = self.b.clock()
-        return AgentList(at=now, agents=views.agents(self.b.engine, now, q.dept))
+        return AgentList(
+            at=now, agents=views.agents(self.b.engine, now, self.b.agent_depts(), q.dept)
+        )
 
     async def agent_action(self, c: Call) -> Accepted:
         agent, action = c.params["agent"], c.request.path.rsplit("/", 1)[-1]

@@ -39,7 +39,7 @@ from acd.console.today import DayFigures
 from acd.core import events as ev
 from acd.core.engine import Engine
 from acd.core.errors import CoreError
-from acd.core.ids import DeptId
+from acd.core.ids import AgentId, DeptId
 from acd.journal import EntryKind
 from acd.runtime.dispatcher import NotRouting
 
@@ -58,6 +58,9 @@ CORE_SLUGS = {
 }
 """The engine's refusals as the API's (anything else is a bug: logged, answered 409)."""
 
+CALLBACKS_SHOWN = 1000
+"""The most callback items a list shows (the oldest first: they wait the longest)."""
+
 READ_TIMEOUT_S = 2.0
 """A journal read the console waits for, at most (the pages show what is missing)."""
 
@@ -68,12 +71,22 @@ class Backend:
     def __init__(self, service: Service, *, clock: Callable[[], float] = time.time) -> None:
         self.service = service
         self.clock = clock
+        self._agent_depts: dict[AgentId, list[str]] | None = None
         self.today = DayFigures(
             reader=service.storage.sql,
             target_s=lambda: service.reloader.current.config.defaults.sl_target_s,
             short_abandon_s=lambda: service.reloader.current.config.defaults.short_abandon_s,
+            short_abandon_by_dept=lambda: {
+                d.id: d.short_abandon_s for d in service.engine.spec.departments
+            },
             clock=clock,
         )
+
+    def agent_depts(self) -> dict[AgentId, list[str]]:
+        """Each agent's departments, computed once (they change only at a restart)."""
+        if self._agent_depts is None:
+            self._agent_depts = views.agent_depts(self.engine)
+        return self._agent_depts
 
     @property
     def engine(self) -> Engine:
@@ -150,7 +163,7 @@ class Backend:
             calls=views.waiting_calls(
                 self.engine, d, now, unmasked=who.role.allows(Role.SUPERVISOR)
             ),
-            agents=views.agents(self.engine, now, dept),
+            agents=views.agents(self.engine, now, self.agent_depts(), dept),
             decisions=decisions,
             decisions_error=problem,
         )
@@ -160,7 +173,12 @@ class Backend:
     ) -> list[CallbackItem]:
         if dept is not None:
             self.dept(dept)
-        rows = await self._read(self.service.storage.sql.callbacks(dept, status=status))
+        since = self.clock() - 3600 * self.config.callbacks_window_h
+        rows = await self._read(
+            self.service.storage.sql.callbacks(
+                dept, since_s=since, status=status, limit=CALLBACKS_SHOWN
+            )
+        )
         unmasked = who.role.allows(Role.SUPERVISOR)
         return [_callback(r, unmasked) for r in rows]
 

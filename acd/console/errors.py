@@ -12,6 +12,7 @@ STATUS_OF_SLUG: dict[str, int] = {
     "csrf-failed": 403,
     "origin-refused": 403,
     "too-many-attempts": 429,
+    "too-many-streams": 429,
     "not-found": 404,
     "unknown-department": 404,
     "unknown-agent": 404,

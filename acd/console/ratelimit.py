@@ -1,9 +1,13 @@
 """Failed logins are counted per key in a sliding window; a key at the limit waits its turn.
 
-The console counts each failure under ``user:<name>`` and ``ip:<address>``, so guessing one
-password from many addresses and many passwords from one address are both slowed. Memory
-stays bounded: a key keeps at most ``max_failures`` times, keys whose failures left the
-window are pruned, and past ``max_keys`` the key with the oldest failure goes first.
+The console counts each attempt (as a failure until it succeeds) under the user name and
+address together, under the address, and, with a much higher ceiling, under the user name
+alone (``acd.console.security``): guessing from one address is slowed at once, and nobody
+can lock a supervisor out from another address. Memory stays bounded: a key keeps at most
+``max_failures`` times, keys whose failures left the window are pruned, and past
+``max_keys`` the key with the oldest failure goes first. Refusals are reported once per key
+and window (:meth:`LoginLimiter.first_refusal`) so that a flood of attempts cannot flood
+the audit trail.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class LoginLimiter:
         self._clock = clock
         # Ordered by latest failure, so that pruning only ever looks at the front.
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        # When each key's refusal was last reported, oldest first.
+        self._reported: OrderedDict[str, float] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._failures)
@@ -71,6 +77,23 @@ class LoginLimiter:
     def succeeded(self, key: str) -> None:
         """Forget the failures of ``key`` (a correct password ends the count)."""
         self._failures.pop(key, None)
+
+    def first_refusal(self, key: str, now: float | None = None) -> bool:
+        """Whether a refusal of ``key`` is the first within ``window_s`` (the one to report).
+
+        Later refusals of the same key answer ``False`` until ``window_s`` has passed since
+        the reported one; the memory of reports is bounded like the failures.
+        """
+        at = self._now(now)
+        cutoff = at - self.window_s
+        while self._reported and next(iter(self._reported.values())) <= cutoff:
+            self._reported.popitem(last=False)
+        if key in self._reported:
+            return False
+        while len(self._reported) >= self.max_keys:
+            self._reported.popitem(last=False)
+        self._reported[key] = at
+        return True
 
     def _prune(self, now: float) -> None:
         cutoff = now - self.window_s

@@ -7,6 +7,7 @@ only read the engine or apply one supervisor event, and password checks run in a
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -64,10 +65,13 @@ class ConsoleServer:
             users = UsersFile(cfg.auth.users_file)
         self.security = Security(cfg, users=users, audit=self.backend.audit, clock=clock)
         feed.today = self.backend.today
+        feed.instance = lambda: self.backend.instance().model_dump(mode="json")
         self.table = RouteTable(self.security)
         routes(self.table, self.backend)
         self.app = self._app()
         self._runner: web.AppRunner | None = None
+        self._openapi_body: bytes | None = None
+        feed.security = self.security
 
     @property
     def url(self) -> str:
@@ -101,7 +105,16 @@ class ConsoleServer:
     async def _headers(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:  # redirects and refusals carry the headers too
+            self._secure_headers(request, exc)
+            raise
+        self._secure_headers(request, response)
+        return response
+
+    @staticmethod
+    def _secure_headers(request: web.Request, response: web.StreamResponse) -> None:
         h = response.headers
         h.setdefault("Content-Security-Policy", CSP)
         h.setdefault("X-Content-Type-Options", "nosniff")
@@ -109,7 +122,6 @@ class ConsoleServer:
         h.setdefault("Referrer-Policy", "no-referrer")
         if not request.path.startswith("/static/"):
             h.setdefault("Cache-Control", "no-store")
-        return response
 
     @web.middleware
     async def _errors(
@@ -177,23 +189,28 @@ class ConsoleServer:
         lang = request.match_info["lang"]
         if lang not in pages.LANGS:
             raise web.HTTPNotFound(text="unknown language")
-        back = request.query.get("next", "/")
-        response = web.HTTPFound(
-            back if back.startswith("/") and not back.startswith("//") else "/"
-        )
+        # Only a plain path of this site: "/%09/evil.example" would take the browser away.
+        response = web.HTTPFound(self.security.local_path(request.query.get("next", "/")))
         response.set_cookie(pages.LANG_COOKIE, lang, samesite="Strict", path="/", max_age=31536000)
         raise response
 
     # -- API outside the route table -------------------------------------------------------
 
     async def _openapi(self, request: web.Request) -> web.StreamResponse:
-        doc = openapi(self.table.routes, title="ACD 15 console API", version=__version__)
-        return web.json_response(doc)
+        if self._openapi_body is None:  # made once: the routes do not change
+            doc = openapi(self.table.routes, title="ACD 15 console API", version=__version__)
+            self._openapi_body = json.dumps(doc, ensure_ascii=False).encode()
+        return web.Response(body=self._openapi_body, content_type="application/json")
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         who = await self.security.identify(request)
         if who is None:
             return error_response(ApiError("not-authenticated", "log in first"))
+        # A browser names the page that opens a socket: only the console's own may read it.
+        if "Origin" in request.headers and not self.security.same_origin(request):
+            return error_response(ApiError("origin-refused", "the stream is for the console"))
+        if not self.feed.admits(who):
+            return error_response(ApiError("too-many-streams", "too many live streams open"))
         return await self.feed.serve(request, who, self.security)
 
     # -- health and metrics ----------------------------------------------------------------
@@ -249,6 +266,7 @@ class ConsoleServer:
                 await client.ws.close(code=1001, message=b"service stopping")
             await self._runner.cleanup()
             self._runner = None
+        self.security.close()
 
 
 __all__ = ["ConsoleServer", "Identity"]

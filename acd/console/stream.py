@@ -38,10 +38,20 @@ REFRESH_S = 1.0
 """Every tile is pushed at least this often: waits grow with time, not only with events."""
 
 
+STREAMS_PER_SESSION = 8
+"""Open streams one session may hold (a few tabs; more is a leak or an abuse)."""
+STREAMS_MAX = 500
+"""Open streams in all."""
+RECHECK_S = 1.0
+"""A stream's session is checked again at most this often, at push time."""
+
+
 @dataclass(eq=False)
 class _Client:
     ws: web.WebSocketResponse
     who: Identity
+    request: web.Request
+    checked: float = 0.0
 
 
 @dataclass
@@ -70,6 +80,10 @@ class Feed:
         self.config = config
         self.snapshot: Callable[[], dict[str, Any]] = snapshot or (lambda: {"instance": None})
         """The whole wallboard (set by the server that owns this feed)."""
+        self.instance: Callable[[], dict[str, Any] | None] = lambda: None
+        """This instance's name, role and epoch (set by the server that owns this feed)."""
+        self.security: Security | None = None
+        """Checks the streams' sessions again at push time (set by the server)."""
         self.today: DayFigures | None = None
         """Today's figures from the journal (set by the server that owns this feed)."""
         self.clock = clock
@@ -111,8 +125,8 @@ class Feed:
     # -- the push task ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Push marked tiles as they come (every tile each second) until cancelled."""
-        last = 0.0
+        """Push marked tiles as they come, and every tile each second, until cancelled."""
+        last = last_full = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), REFRESH_S)
@@ -124,20 +138,23 @@ class Feed:
             if wait > 0:
                 await asyncio.sleep(wait)  # let a burst of decisions make one push
             last = time.monotonic()
-            await self.push_once()
+            full = last - last_full >= REFRESH_S
+            if full:
+                last_full = last
+            await self.push_once(full=full)
 
-    async def push_once(self) -> None:
-        """Send the marked departments' tiles (all of them when nothing is marked)."""
+    async def push_once(self, *, full: bool = False) -> None:
+        """Send the marked departments' tiles (all of them when ``full`` or none marked)."""
         dirty, self._dirty = self._dirty, {}
         now = self.clock()
         cfg = self.config()
-        depts = list(dirty) if dirty else list(self.engine.depts)
+        depts = list(self.engine.depts) if full or not dirty else list(dirty)
         tiles = [
             views.tile(self.engine, d, now, cfg, self.today).model_dump(mode="json") for d in depts
         ]
         at = min(dirty.values()) if dirty else None
-        message = {"type": "tiles", "at": at, "sent": now, "tiles": tiles}
-        message["instance"] = self.snapshot()["instance"]
+        message: dict[str, Any] = {"type": "tiles", "at": at, "sent": now, "tiles": tiles}
+        message["instance"] = self.instance()
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
         await asyncio.gather(*(self._send(c, text) for c in list(self.clients)))
         self.stats.pushes += 1
@@ -145,6 +162,11 @@ class Feed:
             self.stats.last_push_lag_s = self.clock() - at
 
     async def _send(self, client: _Client, text: str) -> None:
+        if not await self._still_allowed(client):
+            self.clients.discard(client)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.ws.close(code=4401, message=b"session ended"), 1.0)
+            return
         try:
             await asyncio.wait_for(client.ws.send_str(text), SEND_TIMEOUT_S)
         except (TimeoutError, ConnectionError, RuntimeError):
@@ -152,6 +174,25 @@ class Feed:
             self.clients.discard(client)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.ws.close(code=1013, message=b"too slow"), 1.0)
+
+    async def _still_allowed(self, client: _Client) -> bool:
+        """The stream's session still stands (logout, expiry, a removed user end it)."""
+        now = time.monotonic()
+        if self.security is None or now - client.checked < RECHECK_S:
+            return True
+        client.checked = now
+        again = await self.security.identify(client.request)
+        return again is not None and again.user == client.who.user
+
+    def admits(self, who: Identity) -> bool:
+        """Whether one more stream may open for this person's session."""
+        if len(self.clients) >= STREAMS_MAX:
+            return False
+        if who.session is None:
+            return True
+        sid = who.session.id
+        mine = sum(1 for c in self.clients if c.who.session is not None and c.who.session.id == sid)
+        return mine < STREAMS_PER_SESSION
 
     # -- one socket ------------------------------------------------------------------------
 
@@ -164,7 +205,7 @@ class Feed:
         hello = {"type": "hello", "user": who.user, "role": who.role.value}
         await ws.send_str(json.dumps(hello))
         await ws.send_str(json.dumps({"type": "wallboard", **self.snapshot()}, ensure_ascii=False))
-        client = _Client(ws=ws, who=who)
+        client = _Client(ws=ws, who=who, request=request, checked=time.monotonic())
         self.clients.add(client)
         try:
             async for msg in ws:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -24,7 +24,12 @@ class DayReader(Protocol):
     """The journal's read of a day's figures (``SqlJournal.day_figures``)."""
 
     async def day_figures(
-        self, since_s: float, *, target_s: float, short_abandon_s: float
+        self,
+        since_s: float,
+        *,
+        target_s: float,
+        short_abandon_s: float,
+        short_abandon_by_dept: Mapping[str, float] | None = None,
     ) -> dict[str, dict[str, int]]: ...
 
 
@@ -44,11 +49,13 @@ class DayFigures:
         reader: DayReader,
         target_s: Callable[[], float],
         short_abandon_s: Callable[[], float],
+        short_abandon_by_dept: Callable[[], Mapping[str, float]] = dict,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.reader = reader
         self.target_s = target_s
         self.short_abandon_s = short_abandon_s
+        self.short_abandon_by_dept = short_abandon_by_dept
         self.clock = clock
         self.since: float | None = None
         self.by_dept: dict[str, dict[str, int]] = {}
@@ -66,7 +73,10 @@ class DayFigures:
         since = midnight(self.clock())
         try:
             found = await self.reader.day_figures(
-                since, target_s=self.target_s(), short_abandon_s=self.short_abandon_s()
+                since,
+                target_s=self.target_s(),
+                short_abandon_s=self.short_abandon_s(),
+                short_abandon_by_dept=self.short_abandon_by_dept(),
             )
         except Exception as err:
             self.error = f"{err or type(err).__name__}"

@@ -178,7 +178,12 @@ def depts_of_agent(engine: Engine, agent: AgentId) -> list[str]:
     return [d.id for d in engine.depts.values() if queues.intersection(d.queues)]
 
 
-def agent_out(engine: Engine, agent: AgentId, now: float) -> AgentOut:
+def agent_depts(engine: Engine) -> dict[AgentId, list[str]]:
+    """Every agent's departments (fixed while the service runs: departments change at restart)."""
+    return {aid: depts_of_agent(engine, aid) for aid in engine.agents}
+
+
+def agent_out(engine: Engine, agent: AgentId, now: float, depts: list[str]) -> AgentOut:
     """One agent as the console lists them."""
     a = engine.agent(agent)
     return AgentOut(
@@ -192,14 +197,19 @@ def agent_out(engine: Engine, agent: AgentId, now: float) -> AgentOut:
         pending_logout=a.pending_logout,
         call=a.call,
         calls=a.calls,
-        depts=depts_of_agent(engine, agent),
+        depts=depts,
     )
 
 
-def agents(engine: Engine, now: float, dept: str | None = None) -> list[AgentOut]:
+def agents(
+    engine: Engine, now: float, depts_of: dict[AgentId, list[str]], dept: str | None = None
+) -> list[AgentOut]:
     """Every agent (or a department's), by id."""
-    out = [agent_out(engine, aid, now) for aid in sorted(engine.agents)]
-    return out if dept is None else [a for a in out if dept in a.depts]
+    return [
+        agent_out(engine, aid, now, depts_of.get(aid, []))
+        for aid in sorted(engine.agents)
+        if dept is None or dept in depts_of.get(aid, ())
+    ]
 
 
 def rules(engine: Engine) -> list[RuleOut]:

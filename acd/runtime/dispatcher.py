@@ -54,6 +54,8 @@ class DispatcherStats:
     """Events received while standing by."""
     fenced: int = 0
     """Actions not sent because the lease could not be vouched for."""
+    listener_errors: int = 0
+    """Listeners (hot-state writer, console) that failed on a decision."""
 
 
 class NotRouting(Exception):
@@ -145,11 +147,21 @@ class Dispatcher:
         if self.standby or not self._accepting:
             raise NotRouting("this instance is not routing calls (standby or stopping)")
         now = self.clock()
-        commands = self.engine.handle(event, now)
+        try:
+            commands = self.engine.handle(event, now)
+        except CoreError:
+            self.stats.rejected += 1
+            raise
+        except Exception:
+            self.stats.errors += 1
+            raise
         self.stats.events += 1
-        for listener in self.listeners:
-            listener(event, commands)
+        self._tell(event, commands)
         self._run(commands, now)
+        # The loop sleeps until the deadline it saw before this command: wake it, so a
+        # deadline this command made earlier (an offer's check) is kept.
+        with contextlib.suppress(asyncio.QueueFull):
+            self._inbox.put_nowait(ev.Tick())
         return commands
 
     def routes_in_force(self) -> frozenset[str]:
@@ -227,9 +239,17 @@ class Dispatcher:
             log.exception("engine failed on %s: event skipped", type(event).__name__)
             return
         self.stats.events += 1
-        for listener in self.listeners:
-            listener(event, commands)
+        self._tell(event, commands)
         self._run(commands, now)
+
+    def _tell(self, event: ev.Event, commands: list[Command]) -> None:
+        """Hand a decision to the listeners; one that fails must not stop its actions."""
+        for listener in self.listeners:
+            try:
+                listener(event, commands)
+            except Exception:
+                self.stats.listener_errors += 1
+                log.exception("listener %r failed on %s", listener, type(event).__name__)
 
     def _unplaced(self, event: ev.CallArrived, err: CoreError) -> None:
         """A caller the configuration cannot place: straight to the dialplan's fallback."""

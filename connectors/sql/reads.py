@@ -114,32 +114,51 @@ def epochs_query(name: str, *, limit: int = 20) -> sa.Select[Any]:
     )
 
 
+WORKLIST_ROWS = 20 * MAX_ROWS
+"""The most worklist rows one read brings back (the newest): a console never pulls a year."""
+
+
 def callbacks_query(dept: str | None = None, *, since_s: float | None = None) -> sa.Select[Any]:
-    """Worklist rows of abandoned calls, oldest first (merged by caller afterwards)."""
+    """Worklist rows of abandoned calls, newest first, at most ``WORKLIST_ROWS``."""
     query = sa.select(callback).where(callback.c.abandoned_s.is_not(None))
     if dept is not None:
         query = query.where(callback.c.dept == dept)
     if since_s is not None:
         query = query.where(callback.c.abandoned_s >= since_s)
-    return query.order_by(callback.c.abandoned_s, callback.c.call_id)
+    order = (callback.c.abandoned_s.desc(), callback.c.call_id.desc())
+    return query.order_by(*order).limit(WORKLIST_ROWS)
 
 
 def _count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
     return sa.func.sum(sa.case((condition, 1), else_=0))
 
 
-def day_figures_query(since_s: float, *, target_s: float, short_abandon_s: float) -> sa.Select[Any]:
-    """Per department, calls arrived since ``since_s``: answered, within target, abandoned."""
+def day_figures_query(
+    since_s: float,
+    *,
+    target_s: float,
+    short_abandon_s: float,
+    short_abandon_by_dept: Mapping[str, float] | None = None,
+) -> sa.Select[Any]:
+    """Per department, calls arrived since ``since_s``: answered, within target, abandoned.
+
+    An abandon counts once it waited ``short_abandon_s``, or its department's own threshold.
+    """
     c = call.c
+    short: Any = (
+        sa.case(dict(short_abandon_by_dept), value=c.dept, else_=short_abandon_s)
+        if short_abandon_by_dept
+        else short_abandon_s
+    )
     return (
         sa.select(
             c.dept,
             sa.func.count().label("entered"),
             _count_if(c.answered_s.is_not(None)).label("answered"),
             _count_if(c.answered_s - c.arrived_s <= target_s).label("within_target"),
-            _count_if(
-                sa.and_(c.outcome == "abandoned", c.ended_s - c.arrived_s >= short_abandon_s)
-            ).label("abandoned"),
+            _count_if(sa.and_(c.outcome == "abandoned", c.ended_s - c.arrived_s >= short)).label(
+                "abandoned"
+            ),
             _count_if(c.outcome == "overflowed").label("overflowed_out"),
         )
         .where(c.arrived_s >= since_s)
@@ -160,7 +179,9 @@ def statements() -> Mapping[str, sa.Select[Any]]:
         "call_record": call_record_query("c-1"),
         "count": sa.select(sa.func.count()).select_from(audit),
         "ping": PING,
-        "day_figures": day_figures_query(0.0, target_s=60.0, short_abandon_s=5.0),
+        "day_figures": day_figures_query(
+            0.0, target_s=60.0, short_abandon_s=5.0, short_abandon_by_dept={"75": 3.0}
+        ),
     }
 
 
@@ -214,7 +235,8 @@ class JournalReads:
         if status is not None and status not in CALLBACK_STATUSES:
             raise ValueError(f"unknown callback status {status!r}: one of {CALLBACK_STATUSES}")
         query = callbacks_query(dept, since_s=since_s)
-        items = by_caller(await self._rows("reading the callback worklist", query))
+        rows = await self._rows("reading the callback worklist", query)
+        items = by_caller(rows[::-1])  # oldest first, as the merge expects
         if status is not None:
             items = [item for item in items if item["status"] == status]
         return items if limit is None else items[: capped(limit)]
@@ -246,7 +268,12 @@ class JournalReads:
         return await self._rows("reading routing decisions", query)
 
     async def day_figures(
-        self, since_s: float, *, target_s: float, short_abandon_s: float
+        self,
+        since_s: float,
+        *,
+        target_s: float,
+        short_abandon_s: float,
+        short_abandon_by_dept: Mapping[str, float] | None = None,
     ) -> dict[str, Doc]:
         """Per department, the calls arrived since ``since_s`` (e.g. local midnight).
 
@@ -255,7 +282,12 @@ class JournalReads:
         the day's service level survives restarts and failovers, unlike the engine's
         counters, which start at zero with the process.
         """
-        query = day_figures_query(since_s, target_s=target_s, short_abandon_s=short_abandon_s)
+        query = day_figures_query(
+            since_s,
+            target_s=target_s,
+            short_abandon_s=short_abandon_s,
+            short_abandon_by_dept=short_abandon_by_dept,
+        )
         rows = await self._rows("reading the day's figures", query)
         return {
             str(r["dept"]): {k: int(v or 0) for k, v in r.items() if k != "dept"}

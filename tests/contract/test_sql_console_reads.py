@@ -470,3 +470,22 @@ async def test_day_figures_count_each_departments_calls_since_midnight(journal: 
         "92": {"entered": 1, "answered": 0, "within_target": 0, "abandoned": 0,
                "overflowed_out": 1},
     }  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_day_figures_use_each_departments_own_short_abandon(journal: SqlJournal) -> None:
+    """A department with a lower threshold counts a 2 s hang-up as an abandon; others do not."""
+    ids = Ids()
+    w = CallState.WAITING
+    story: list[JournalEntry] = []
+    for dept in ("75", "92"):
+        call = f"c-{dept}"
+        story += [
+            call_entry(ids, T0, call, w, None, arrived_at=T0, dept=dept, path=dept),
+            call_entry(ids, T0 + 2, call, CallState.ABANDONED, w, arrived_at=T0, dept=dept),
+        ]
+    await journal.write(story)
+    figures = await journal.day_figures(
+        T0 - 1, target_s=60.0, short_abandon_s=5.0, short_abandon_by_dept={"75": 1.0}
+    )
+    assert (figures["75"]["abandoned"], figures["92"]["abandoned"]) == (1, 0)

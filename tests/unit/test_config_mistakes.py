@@ -258,3 +258,16 @@ def test_an_endpoint_with_several_phones_or_dial_options_is_refused(endpoint: st
     """'&' would ring several phones and ',' would shift Dial's arguments."""
     [issue] = issues_of(edited("endpoint: PJSIP/arm-7501", f"endpoint: {endpoint}"))
     assert issue.path == "agents[0].endpoint"
+
+
+def test_a_trusted_proxy_given_by_host_name_is_refused_on_its_entry() -> None:
+    """`acd run` needs addresses or networks: a host name is named, on its line and index."""
+    text = MINIMAL + (
+        "\nconsole:\n  auth:\n    trusted_proxies:\n"
+        "      - 127.0.0.1\n      - 10.15.0.0/16\n      - rp.chu.local\n"
+    )
+    [issue] = issues_of(text)
+    assert issue.path == "console.auth.trusted_proxies[2]"
+    assert issue.line == text.splitlines().index("      - rp.chu.local") + 1
+    assert "'rp.chu.local' is not an IP address or network" in issue.message
+    assert str(issue).startswith(f"acd.yaml:{issue.line} console.auth.trusted_proxies[2]: ")

@@ -17,7 +17,6 @@
 
   const PAGE = meta("acd-page");
   const LANG = meta("acd-lang") === "en" ? "en" : "fr";
-  const CSRF = meta("acd-csrf");
   const ROLE = meta("acd-role");
   const PARAM = meta("acd-param");
   const INSTANCE = meta("acd-instance");
@@ -321,20 +320,56 @@
 
   /**
    * One API call: JSON in and out, the CSRF token on changes. Refusals are shown (unless
-   * `opts.quiet`) and thrown as ApiFailure; a lost session goes to the login page.
+   * `opts.quiet`) and thrown as ApiFailure; a lost session goes to the login page. A change
+   * refused for its CSRF token (a new session since the page loaded) fetches the current
+   * token from `me` once and is sent once more.
    */
   async function api(method, path, body, opts) {
     const o = opts || {};
-    const headers = { Accept: "application/json" };
-    const init = { method, credentials: "same-origin", headers, cache: "no-store" };
-    if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = CSRF;
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
+    const changes = method !== "GET" && method !== "HEAD";
+    const url = path.startsWith("/") ? path : API + "/" + path;
+    const send = () => {
+      const headers = { Accept: "application/json" };
+      const init = { method, credentials: "same-origin", headers, cache: "no-store" };
+      if (changes) headers["X-CSRF-Token"] = meta("acd-csrf");
+      if (body !== undefined) {
+        headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(body);
+      }
+      return fetch(url, init);
+    };
+    const csrfRefused = async (r) => {
+      if (r.status !== 403 || !changes) return false;
+      try {
+        const d = await r.clone().json();
+        return Boolean(d && d.error && d.error.slug === "csrf-failed");
+      } catch (_) {
+        return false;
+      }
+    };
+    const freshCsrf = async () => {
+      const me = await fetch(API + "/me", {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+        cache: "no-store",
+      });
+      if (!me.ok) return false;
+      let d = null;
+      try {
+        d = await me.json();
+      } catch (_) {
+        d = null;
+      }
+      const token = d && typeof d.csrf === "string" ? d.csrf : "";
+      const tag = document.querySelector('meta[name="acd-csrf"]');
+      if (!token || !tag) return false;
+      tag.setAttribute("content", token);
+      return true;
+    };
     let res;
     try {
-      res = await fetch(path.startsWith("/") ? path : API + "/" + path, init);
+      res = await send();
+      if ((await csrfRefused(res)) && (await freshCsrf())) res = await send();
     } catch (_) {
       const err = new ApiFailure(0, "network", t("error.network"), null);
       if (!o.quiet) showError(err);
@@ -1837,10 +1872,23 @@
 
   // -- login ----------------------------------------------------------------------------------
 
-  /** Where to go after logging in: `?next=` when it is a path of this site. */
+  /**
+   * Where to go after logging in: `?next=` when it is a plain path of this site, else "/".
+   * The raw value must be letters, digits and `/_.~%?=&-` only (browsers drop tabs and
+   * newlines: "/<tab>/evil" would become "//evil"), and resolve to this very origin. The raw
+   * value is what is returned: the resolved path of "/.//evil" is "//evil", another host.
+   */
   function nextPath() {
     const next = new URLSearchParams(location.search).get("next") || "";
-    return /^\/(?![/\\])/.test(next) && !next.startsWith("/login") ? next : "/";
+    if (!/^\/(?![/\\])[A-Za-z0-9/_.~%?=&-]*$/.test(next)) return "/";
+    let url;
+    try {
+      url = new URL(next, location.origin);
+    } catch (_) {
+      return "/";
+    }
+    if (url.origin !== location.origin || url.pathname.startsWith("/login")) return "/";
+    return next;
   }
 
   function startLogin() {

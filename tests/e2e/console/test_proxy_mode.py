@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
+from multidict import CIMultiDict
 
 from acd.bootstrap import PbxTarget, build_service, run_service
 from acd.core.states import AgentState
@@ -150,3 +151,36 @@ async def test_identity_headers_from_an_untrusted_address_are_ignored(
     async with _service(tmp_path, '"192.0.2.10"') as url, _browser(url) as browser:
         answer = await browser.get(API + "/wallboard", headers=_as("alice", "admin"))
         assert (answer.status, answer.slug) == (401, "not-authenticated")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X-Remote-User", "mallory"), ("X-Remote-User", "alice")],
+        [("X-Remote-User", "alice"), ("X-Remote-Role", "admin"), ("X-Remote-Role", "viewer")],
+    ],
+    ids=["user-twice", "role-twice"],
+)
+async def test_a_repeated_identity_header_is_not_authenticated(
+    behind_proxy: str, headers: list[tuple[str, str]]
+) -> None:
+    """A proxy adding its header next to the client's one: 401, whichever value is first."""
+    async with _browser(behind_proxy) as browser:
+        for path in ("/me", "/wallboard"):
+            async with browser.http.get(
+                behind_proxy + API + path, headers=CIMultiDict(headers)
+            ) as answer:
+                assert answer.status == 401
+                body = await answer.json()
+                assert body["error"]["slug"] == "not-authenticated"
+
+
+async def test_an_api_read_without_a_cookie_creates_no_session(behind_proxy: str) -> None:
+    """Only pages and `me` give a proxy-named person a session: other reads set no cookie."""
+    async with _browser(behind_proxy) as browser:
+        for _ in range(3):
+            answer = await browser.get(API + "/wallboard", headers=_as("alice", "supervisor"))
+            assert answer.status == 200, answer
+            assert "Set-Cookie" not in answer.headers
+        me = await browser.get(API + "/me", headers=_as("alice", "supervisor"))
+        assert me.headers["Set-Cookie"].startswith("acd_session=")

@@ -104,3 +104,23 @@ def test_the_limiter_refuses_meaningless_limits() -> None:
         LoginLimiter(max_failures=0, window_s=WINDOW)
     with pytest.raises(ValueError, match="positive"):
         LoginLimiter(max_failures=5, window_s=0.0)
+
+
+def test_a_refusal_is_reported_once_per_key_and_window() -> None:
+    """The first refusal of a key is the one to report; the next only after window_s."""
+    rl = limiter()
+    assert rl.first_refusal("ip:10.0.0.1", now=0.0)
+    assert not rl.first_refusal("ip:10.0.0.1", now=1.0)
+    assert not rl.first_refusal("ip:10.0.0.1", now=WINDOW - 1)
+    assert rl.first_refusal("ip:10.0.0.2", now=WINDOW - 1)
+    assert rl.first_refusal("ip:10.0.0.1", now=WINDOW)
+
+
+def test_the_memory_of_reported_refusals_is_bounded() -> None:
+    """Past max_keys the oldest report is forgotten (reported again if refused again)."""
+    rl = limiter(max_keys=3)
+    for i in range(10):
+        assert rl.first_refusal(f"ip:10.0.0.{i}", now=float(i))
+    assert len(rl._reported) == 3
+    assert not rl.first_refusal("ip:10.0.0.9", now=10.0)
+    assert rl.first_refusal("ip:10.0.0.0", now=10.0)

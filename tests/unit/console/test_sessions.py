@@ -162,3 +162,49 @@ def test_the_store_refuses_meaningless_limits() -> None:
         store(idle_s=-1.0)
     with pytest.raises(ValueError, match="at least 1"):
         store(max_sessions=0)
+
+
+def test_a_user_keeps_at_most_max_per_user_sessions_oldest_going_first() -> None:
+    """The 21st session of one user ends their oldest; other users keep theirs."""
+    sessions = SessionStore(ttl_s=TTL, idle_s=IDLE, max_per_user=20)
+    other = sessions.create("bob", Role.VIEWER, "10.0.0.2", now=0.0)
+    mine = [sessions.create("alice", Role.ADMIN, "10.0.0.1", now=float(i)) for i in range(21)]
+    assert len(sessions) == 21
+    assert sessions.get(mine[0].id, now=30.0) is None
+    assert all(sessions.get(s.id, now=30.0) == s for s in mine[1:])
+    assert sessions.get(other.id, now=30.0) == other
+
+
+def test_a_full_store_drops_expired_sessions_before_live_ones() -> None:
+    """At the bound, idle sessions go first: an older session still in use stays."""
+    sessions = store(max_sessions=3)
+    kept = sessions.create("u0", Role.VIEWER, "10.0.0.1", now=0.0)
+    idle = [sessions.create(f"u{i}", Role.VIEWER, "10.0.0.1", now=10.0) for i in (1, 2)]
+    assert sessions.touch(kept.id, now=IDLE - 1) is not None
+    new = sessions.create("u3", Role.VIEWER, "10.0.0.1", now=IDLE + 10.0)
+    assert len(sessions) == 2
+    assert sessions.get(kept.id, now=IDLE + 10.0) is not None
+    assert all(sessions.get(s.id, now=IDLE + 10.0) is None for s in idle)
+    assert sessions.get(new.id, now=IDLE + 10.0) == new
+
+
+def test_ended_sessions_no_longer_count_against_their_user() -> None:
+    """Sessions dropped, expired or swept free their user's places."""
+    sessions = SessionStore(ttl_s=TTL, idle_s=IDLE, max_per_user=2)
+    a = sessions.create("alice", Role.ADMIN, "10.0.0.1", now=0.0)
+    b = sessions.create("alice", Role.ADMIN, "10.0.0.1", now=0.0)
+    assert sessions.drop(a.id)
+    c = sessions.create("alice", Role.ADMIN, "10.0.0.1", now=1.0)
+    assert sessions.get(b.id, now=1.0) == b
+    assert sessions.prune(now=IDLE + 0.5) == 1
+    d = sessions.create("alice", Role.ADMIN, "10.0.0.1", now=IDLE + 0.5)
+    assert sessions.get(c.id, now=IDLE + 0.5) == c
+    assert sessions.get(d.id, now=IDLE + 0.5) == d
+    assert sessions.drop_user("alice") == 2
+    assert len(sessions) == 0
+
+
+def test_a_zero_per_user_limit_is_refused() -> None:
+    """A user allowed no session at all is a wiring mistake."""
+    with pytest.raises(ValueError, match="max_per_user at least 1"):
+        SessionStore(ttl_s=TTL, idle_s=IDLE, max_per_user=0)

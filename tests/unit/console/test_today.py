@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import pytest
@@ -33,7 +34,12 @@ class _Journal:
         self.asked: list[tuple[float, float, float]] = []
 
     async def day_figures(
-        self, since_s: float, *, target_s: float, short_abandon_s: float
+        self,
+        since_s: float,
+        *,
+        target_s: float,
+        short_abandon_s: float,
+        short_abandon_by_dept: Mapping[str, float] | None = None,
     ) -> dict[str, dict[str, int]]:
         self.asked.append((since_s, target_s, short_abandon_s))
         if self.fail:
