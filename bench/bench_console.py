@@ -28,7 +28,7 @@ from acd.console.roles import Role
 from acd.console.users import UsersFile
 
 DEPTS = [f"{n:02d}" for n in range(1, 21)]
-RATE = 10.0  # calls per second per SAMU: 200/s in all
+RATE = 11.0  # calls per second per SAMU offered: the fake delivers ~200/s of them here
 AGENTS = 100  # per SAMU
 WARMUP_S = 6.0
 MEASURE_S = 20.0
