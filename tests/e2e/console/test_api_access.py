@@ -30,6 +30,23 @@ async def test_a_login_gives_a_strict_http_only_session_cookie_and_a_csrf_token(
 
 
 @pytest.mark.parametrize(
+    ("headers", "secure"),
+    [({}, False), ({"X-Forwarded-Proto": "https"}, True)],
+    ids=["plain-http", "behind-tls-proxy"],
+)
+async def test_the_session_cookie_is_secure_behind_a_tls_proxy(
+    console: Console, headers: dict[str, str], secure: bool
+) -> None:
+    """A trusted proxy saying the browser came over https gets a ``Secure`` cookie."""
+    name, password = USERS[Role.VIEWER]
+    answer = await console.anonymous().post(
+        f"{API}/login", {"username": name, "password": password}, headers=headers
+    )
+    assert answer.status == 200, answer
+    assert ("Secure" in answer.headers["Set-Cookie"]) is secure
+
+
+@pytest.mark.parametrize(
     ("name", "address"),
     [("viewer", "192.0.2.10"), ("nobody", "192.0.2.11")],
     ids=["wrong-password", "unknown-user"],
