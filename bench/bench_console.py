@@ -26,6 +26,7 @@ import aiohttp
 
 from acd.console.roles import Role
 from acd.console.users import UsersFile
+from bench.bench_e2e import start_fake
 
 DEPTS = [f"{n:02d}" for n in range(1, 21)]
 RATE = 11.0  # calls per second per SAMU offered: the fake delivers ~200/s of them here
@@ -173,31 +174,7 @@ def main() -> None:
         config = _config(folder, ami_port, console_port)
         user, password = "wallboard", secrets.token_urlsafe(16)
         UsersFile(folder / "users.yaml").add(user, Role.VIEWER, password)
-        fake = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "connectors.asterisk.fake",
-                "--port",
-                str(ami_port),
-                "--depts",
-                ",".join(DEPTS),
-                "--rate",
-                str(RATE),
-                "--agents",
-                "0",
-                "--answer-unknown",
-                "--talk",
-                "4",
-                "--patience",
-                "600",
-                "--no-answer",
-                "0",
-                "--stats-every",
-                "0",
-            ],
-            stderr=subprocess.DEVNULL,
-        )
+        fake = start_fake(ami_port, DEPTS, RATE)
         env = dict(os.environ, ACD_BENCH_AMI_SECRET="change-me")
         service = subprocess.Popen(
             [

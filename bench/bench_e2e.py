@@ -219,9 +219,9 @@ def _report(label: str, figures: dict[str, Any]) -> None:
             )
 
 
-def _once(*, settle: bool, storage: bool = False) -> dict[str, Any]:
-    port = _free_port()
-    fake = subprocess.Popen(
+def start_fake(port: int, depts: Sequence[str], rate: float) -> subprocess.Popen[bytes]:
+    """The fake Asterisk in its own process: ``rate`` callers/s per SAMU, phones that answer."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -229,9 +229,9 @@ def _once(*, settle: bool, storage: bool = False) -> dict[str, Any]:
             "--port",
             str(port),
             "--depts",
-            ",".join(DEPTS),
+            ",".join(depts),
             "--rate",
-            str(RATE),
+            str(rate),
             "--agents",
             "0",
             "--answer-unknown",
@@ -246,6 +246,11 @@ def _once(*, settle: bool, storage: bool = False) -> dict[str, Any]:
         ],
         stderr=subprocess.DEVNULL,
     )
+
+
+def _once(*, settle: bool, storage: bool = False) -> dict[str, Any]:
+    port = _free_port()
+    fake = start_fake(port, DEPTS, RATE)
     try:
         return asyncio.run(_run(port, settle=settle, storage=storage))
     finally:
