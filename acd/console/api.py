@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from acd.console import views
-from acd.console.backend import Backend
+from acd.console.backend import CORE_SLUGS, Backend
 from acd.console.errors import ApiError
 from acd.console.models import (
     Accepted,
@@ -179,7 +179,7 @@ class Api:
         try:
             found = self.b.engine.overflow_options(cid, self.b.clock())
         except CoreError as err:
-            raise ApiError(CORE.get(err.slug, "illegal-transition"), str(err)) from None
+            raise ApiError(CORE_SLUGS.get(err.slug, "illegal-transition"), str(err)) from None
         return OverflowOptions(
             call=cid,
             dept=view.dept,
@@ -443,7 +443,3 @@ def routes(table: RouteTable, backend: Backend) -> None:
         ),
     ):
         table.add(route)
-
-
-CORE = {"unknown-call": "unknown-call", "call-not-waiting": "call-not-waiting"}
-"""The engine's refusals of an options query, as the API's."""

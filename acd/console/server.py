@@ -65,6 +65,7 @@ class ConsoleServer:
             users = UsersFile(cfg.auth.users_file)
         self.security = Security(cfg, users=users, audit=self.backend.audit, clock=clock)
         feed.today = self.backend.today
+        feed.agent_depts = self.backend.agent_depts
         feed.instance = lambda: self.backend.instance().model_dump(mode="json")
         self.table = RouteTable(self.security)
         routes(self.table, self.backend)

@@ -92,7 +92,8 @@ class Feed:
         self.clients: set[_Client] = set()
         self._dirty: dict[DeptId, float] = {}
         self._wake = asyncio.Event()
-        self._agent_depts: dict[AgentId, list[DeptId]] = {}
+        self.agent_depts: Callable[[], dict[AgentId, list[str]]] = lambda: {}
+        """Each agent's departments (set by the server: the backend's map, made once)."""
 
     # -- marks (dispatcher task, synchronous) ---------------------------------------------
 
@@ -106,21 +107,14 @@ class Feed:
             if isinstance(cmd, CallRecord):
                 dirty.setdefault(cmd.dept, now)
             elif isinstance(cmd, AgentRecord):
-                for dept in self._depts_of(cmd.agent):
-                    dirty.setdefault(dept, now)
+                for dept in self.agent_depts().get(cmd.agent, ()):
+                    dirty.setdefault(DeptId(dept), now)
             elif isinstance(cmd, RuleChanged):
                 dirty.setdefault(cmd.dept, now)
         if isinstance(event, ev.CrisisModeSet) and event.dept in self.engine.depts:
             dirty.setdefault(event.dept, now)
         if dirty:
             self._wake.set()
-
-    def _depts_of(self, agent: AgentId) -> list[DeptId]:
-        found = self._agent_depts.get(agent)
-        if found is None:
-            found = [DeptId(d) for d in views.depts_of_agent(self.engine, agent)]
-            self._agent_depts[agent] = found
-        return found
 
     # -- the push task ---------------------------------------------------------------------
 
